@@ -1,0 +1,13 @@
+/* Entry points of the `retain` subcommands (one src/cmd_*.c each). */
+#ifndef RETAIN_COMMANDS_H
+#define RETAIN_COMMANDS_H
+
+#include "retain/cli.h"
+
+rtn_status rtn_cmd_generate(MPI_Comm comm, int argc, char **argv);
+rtn_status rtn_cmd_inspect(MPI_Comm comm, int argc, char **argv);
+
+extern const char rtn_usage_generate[];
+extern const char rtn_usage_inspect[];
+
+#endif

@@ -1,0 +1,64 @@
+/* Status codes and the error convention shared by every module.
+ *
+ * Every fallible function returns rtn_status. On failure it records a message with
+ * context (file, dataset, line, rank ...) through rtn_fail() and returns the code.
+ * Local errors stay local until an agreement point: rtn_agree() makes every rank see
+ * the same status and the message of the lowest failing rank, so all ranks leave the
+ * program together with one clear message (never a hang in a later collective).
+ * Status values double as process exit codes (docs/cli.md). */
+#ifndef RETAIN_STATUS_H
+#define RETAIN_STATUS_H
+
+#include <mpi.h>
+
+typedef enum {
+    RTN_OK = 0,
+    RTN_ERR_RUNTIME = 1,     /* generic failure */
+    RTN_ERR_USAGE = 2,       /* bad command line */
+    RTN_ERR_IO = 3,          /* file cannot be opened, read or written */
+    RTN_ERR_FORMAT = 4,      /* file exists but is damaged, truncated or foreign */
+    RTN_ERR_DATA = 5,        /* input data violates a rule (reject rate, empty input ...) */
+    RTN_ERR_CONFIG = 6,      /* job file or mapping file problem */
+    RTN_ERR_NOMEM = 7,       /* allocation failed */
+    RTN_ERR_MPI = 8,         /* MPI environment problem (size mismatch ...) */
+    RTN_ERR_NUMERIC = 9,     /* optimizer diverged, singular matrix ... */
+    RTN_ERR_INTERNAL = 10,   /* a bug: invariant broken */
+    RTN_INTERRUPTED = 75     /* stopped at a checkpoint on request (SIGTERM/SIGUSR1) */
+} rtn_status;
+
+/* Records a formatted message for the current rank and returns code. */
+rtn_status rtn_fail(rtn_status code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prefixes the current message with more context ("reading X: <old message>"). */
+rtn_status rtn_fail_context(rtn_status code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The last recorded message on this rank ("" when none). */
+const char *rtn_errmsg(void);
+void rtn_clear_error(void);
+
+/* Collective agreement point: every rank passes its local status; every rank gets the
+ * first failing rank's status (lowest rank number) and its message becomes the current
+ * message on every rank, prefixed with "rank R: ". Returns RTN_OK when all succeeded. */
+rtn_status rtn_agree(MPI_Comm comm, rtn_status local);
+
+/* Name of a status code ("io error", ...). */
+const char *rtn_status_name(rtn_status st);
+
+/* Short-hands for the common patterns. */
+#define RTN_TRY(expr)                                                              \
+    do {                                                                           \
+        rtn_status rtn_try_st_ = (expr);                                           \
+        if (rtn_try_st_ != RTN_OK) return rtn_try_st_;                             \
+    } while (0)
+
+/* Allocation helpers that record an error with the requested size. */
+void *rtn_malloc(size_t n, const char *what);
+void *rtn_calloc(size_t count, size_t size, const char *what);
+
+/* Test hook: when RETAIN_INJECT_FAILURE="PHASE:RANK" names this phase and rank,
+ * returns a failure status (used to prove that one failing rank ends all ranks). */
+rtn_status rtn_inject_failure(const char *phase, int rank);
+
+#endif

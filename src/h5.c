@@ -1,0 +1,541 @@
+#include "retain/h5.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "retain/cli.h"
+
+void rtn_h5_quiet(void)
+{
+    static int done;
+    if (!done) {
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        done = 1;
+    }
+}
+
+/* Tuned as the HDF Group advises for parallel I/O: collective metadata reads and writes
+ * (no metadata storms at many ranks) and large objects aligned to 1 MiB stripes. */
+static hid_t parallel_fapl(MPI_Comm comm)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    MPI_Info info = MPI_INFO_NULL;
+    H5Pset_fapl_mpio(fapl, comm, info);
+    H5Pset_all_coll_metadata_ops(fapl, 1);
+    H5Pset_coll_metadata_write(fapl, 1);
+    H5Pset_alignment(fapl, 1 << 20, 1 << 20);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_LATEST);
+    return fapl;
+}
+
+rtn_status rtn_h5_out_create(rtn_h5_out *o, MPI_Comm comm, const char *final_path)
+{
+    rtn_h5_quiet();
+    memset(o, 0, sizeof *o);
+    o->comm = comm;
+    o->file = H5I_INVALID_HID;
+    if (strlen(final_path) >= sizeof o->final_path)
+        return rtn_agree(comm, rtn_fail(RTN_ERR_USAGE, "path '%s' is too long", final_path));
+    snprintf(o->final_path, sizeof o->final_path, "%s", final_path);
+    RTN_TRY(rtn_atomic_tmpname_collective(comm, final_path, o->tmp, sizeof o->tmp));
+    hid_t fapl = parallel_fapl(comm);
+    o->file = H5Fcreate(o->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    rtn_status st = RTN_OK;
+    if (o->file < 0)
+        st = rtn_fail(RTN_ERR_IO, "cannot create '%s' (temporary file for '%s'): check the "
+                      "directory exists and is writable", o->tmp, final_path);
+    st = rtn_agree(comm, st);
+    if (st && o->file >= 0) {
+        H5Fclose(o->file);
+        o->file = H5I_INVALID_HID;
+    }
+    if (st) {
+        int rank;
+        MPI_Comm_rank(comm, &rank);
+        if (rank == 0) rtn_atomic_discard(o->tmp);
+    }
+    return st;
+}
+
+rtn_status rtn_h5_out_finish(rtn_h5_out *o, rtn_status st)
+{
+    int rank;
+    MPI_Comm_rank(o->comm, &rank);
+    st = rtn_agree(o->comm, st);
+    if (o->file >= 0) {
+        if (st == RTN_OK) H5Fflush(o->file, H5F_SCOPE_GLOBAL);
+        herr_t e = H5Fclose(o->file);
+        o->file = H5I_INVALID_HID;
+        if (st == RTN_OK && e < 0) st = rtn_fail(RTN_ERR_IO, "closing '%s' failed", o->tmp);
+    }
+    st = rtn_agree(o->comm, st);
+    rtn_status cst = RTN_OK;
+    if (rank == 0) {
+        if (st == RTN_OK)
+            cst = rtn_atomic_commit(o->tmp, o->final_path);
+        else
+            rtn_atomic_discard(o->tmp);
+    }
+    cst = rtn_agree(o->comm, cst);
+    return st ? st : cst;
+}
+
+static rtn_status open_error(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return rtn_fail(RTN_ERR_IO, "cannot open '%s': no such file or not readable", path);
+    unsigned char sig[8] = {0};
+    size_t got = fread(sig, 1, 8, f);
+    fclose(f);
+    static const unsigned char h5sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    if (got < 8 || memcmp(sig, h5sig, 8) != 0)
+        return rtn_fail(RTN_ERR_FORMAT, "'%s' is not an HDF5 file (no HDF5 signature)", path);
+    return rtn_fail(RTN_ERR_FORMAT, "'%s' is a damaged or truncated HDF5 file (HDF5 cannot "
+                    "open it)", path);
+}
+
+rtn_status rtn_h5_open_read(MPI_Comm comm, const char *path, hid_t *file)
+{
+    rtn_h5_quiet();
+    *file = H5I_INVALID_HID;
+    /* Check on every rank before the collective open so a missing file is a clean error. */
+    rtn_status st = RTN_OK;
+    FILE *f = fopen(path, "rb");
+    if (!f) st = open_error(path);
+    else fclose(f);
+    st = rtn_agree(comm, st);
+    if (st) return st;
+    hid_t fapl = parallel_fapl(comm);
+    hid_t h = H5Fopen(path, H5F_ACC_RDONLY, fapl);
+    H5Pclose(fapl);
+    if (h < 0) st = open_error(path);
+    st = rtn_agree(comm, st);
+    if (st) {
+        if (h >= 0) H5Fclose(h);
+        return st;
+    }
+    *file = h;
+    return RTN_OK;
+}
+
+rtn_status rtn_h5_open_read_local(const char *path, hid_t *file)
+{
+    rtn_h5_quiet();
+    *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (*file < 0) return open_error(path);
+    return RTN_OK;
+}
+
+static hid_t lcpl_with_parents(void)
+{
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    return lcpl;
+}
+
+static rtn_status create_nd(hid_t loc, const char *name, hid_t type, int rank,
+                            const hsize_t *dims, uint64_t chunk_rows, hid_t *dset)
+{
+    hid_t space = H5Screate_simple(rank, dims, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (dims[0] > 0) {
+        hsize_t chunk[2];
+        chunk[0] = chunk_rows ? chunk_rows : RTN_H5_CHUNK_ROWS;
+        if (rank == 2 && dims[1] > 0) {
+            /* keep a chunk near 2 MiB whatever the width */
+            hsize_t rows = ((hsize_t)1 << 21) / (H5Tget_size(type) * dims[1]);
+            if (!chunk_rows) chunk[0] = rows ? rows : 1;
+            chunk[1] = dims[1];
+        } else if (rank == 2) {
+            chunk[1] = 1;
+        }
+        if (chunk[0] > dims[0]) chunk[0] = dims[0];
+        if (rank == 1 || dims[1] > 0) H5Pset_chunk(dcpl, rank, chunk);
+    }
+    H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+    H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+    hid_t lcpl = lcpl_with_parents();
+    *dset = H5Dcreate2(loc, name, type, space, lcpl, dcpl, H5P_DEFAULT);
+    H5Pclose(lcpl);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    if (*dset < 0) return rtn_fail(RTN_ERR_IO, "cannot create dataset '%s'", name);
+    return RTN_OK;
+}
+
+rtn_status rtn_h5_create_1d(hid_t loc, const char *name, hid_t type, uint64_t n,
+                            uint64_t chunk_rows, hid_t *dset)
+{
+    hsize_t dims[1] = {n};
+    return create_nd(loc, name, type, 1, dims, chunk_rows, dset);
+}
+
+rtn_status rtn_h5_create_2d(hid_t loc, const char *name, hid_t type, uint64_t n, uint64_t d,
+                            uint64_t chunk_rows, hid_t *dset)
+{
+    hsize_t dims[2] = {n, d};
+    return create_nd(loc, name, type, 2, dims, chunk_rows, dset);
+}
+
+static char *dset_name(hid_t dset, char *buf, size_t n)
+{
+    if (H5Iget_name(dset, buf, n) <= 0) snprintf(buf, n, "(unnamed)");
+    return buf;
+}
+
+static rtn_status rows_io(hid_t dset, hid_t memtype, uint64_t row0, uint64_t nrows, void *buf,
+                          int write, int collective)
+{
+    char nm[256];
+    hid_t fspace = H5Dget_space(dset);
+    int rank = H5Sget_simple_extent_ndims(fspace);
+    hsize_t dims[2] = {0, 1};
+    H5Sget_simple_extent_dims(fspace, dims, NULL);
+    if (rank < 1 || rank > 2 || row0 + nrows > dims[0]) {
+        H5Sclose(fspace);
+        return rtn_fail(RTN_ERR_FORMAT, "dataset %s: rows [%llu, %llu) outside its %llu rows",
+                        dset_name(dset, nm, sizeof nm), (unsigned long long)row0,
+                        (unsigned long long)(row0 + nrows), (unsigned long long)dims[0]);
+    }
+    hsize_t start[2] = {row0, 0};
+    hsize_t count[2] = {nrows, rank == 2 ? dims[1] : 1};
+    hid_t mspace;
+    if (nrows == 0 || count[1] == 0) {
+        H5Sselect_none(fspace);
+        hsize_t one = 1;
+        mspace = H5Screate_simple(1, &one, NULL);
+        H5Sselect_none(mspace);
+    } else {
+        H5Sselect_hyperslab(fspace, H5S_SELECT_SET, start, NULL, count, NULL);
+        mspace = H5Screate_simple(rank, count, NULL);
+    }
+    hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+    hid_t fid = H5Iget_file_id(dset);
+    hid_t fapl = H5Fget_access_plist(fid);
+    int is_mpio = H5Pget_driver(fapl) == H5FD_MPIO;
+    H5Pclose(fapl);
+    H5Fclose(fid);
+    if (is_mpio)
+        H5Pset_dxpl_mpio(dxpl, collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT);
+    herr_t e = write ? H5Dwrite(dset, memtype, mspace, fspace, dxpl, buf)
+                     : H5Dread(dset, memtype, mspace, fspace, dxpl, buf);
+    H5Pclose(dxpl);
+    H5Sclose(mspace);
+    H5Sclose(fspace);
+    if (e < 0)
+        return rtn_fail(write ? RTN_ERR_IO : RTN_ERR_FORMAT,
+                        "%s dataset %s rows [%llu, %llu) failed%s", write ? "writing" : "reading",
+                        dset_name(dset, nm, sizeof nm), (unsigned long long)row0,
+                        (unsigned long long)(row0 + nrows),
+                        write ? "" : " (damaged or truncated file?)");
+    return RTN_OK;
+}
+
+rtn_status rtn_h5_write_rows(hid_t dset, hid_t memtype, uint64_t row0, uint64_t nrows,
+                             const void *buf, int collective)
+{
+    return rows_io(dset, memtype, row0, nrows, (void *)buf, 1, collective);
+}
+
+rtn_status rtn_h5_read_rows(hid_t dset, hid_t memtype, uint64_t row0, uint64_t nrows, void *buf)
+{
+    return rows_io(dset, memtype, row0, nrows, buf, 0, 0);
+}
+
+rtn_status rtn_h5_write_small(MPI_Comm comm, int writer, hid_t loc, const char *name,
+                              hid_t type, int rank, const uint64_t *dims, const void *buf)
+{
+    int me;
+    MPI_Comm_rank(comm, &me);
+    hsize_t hd[2] = {dims[0], rank == 2 ? dims[1] : 1};
+    hid_t space = H5Screate_simple(rank, hd, NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+    hid_t lcpl = lcpl_with_parents();
+    hid_t d = H5Dcreate2(loc, name, type, space, lcpl, dcpl, H5P_DEFAULT);
+    H5Pclose(lcpl);
+    H5Pclose(dcpl);
+    rtn_status st = RTN_OK;
+    if (d < 0) st = rtn_fail(RTN_ERR_IO, "cannot create dataset '%s'", name);
+    if (st == RTN_OK && me == writer && hd[0] * hd[1] > 0) {
+        hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
+        if (H5Dwrite(d, type, H5S_ALL, H5S_ALL, dxpl, buf) < 0)
+            st = rtn_fail(RTN_ERR_IO, "writing dataset '%s' failed", name);
+        H5Pclose(dxpl);
+    }
+    if (d >= 0) H5Dclose(d);
+    H5Sclose(space);
+    return st;
+}
+
+int rtn_h5_exists(hid_t loc, const char *path)
+{
+    /* H5Lexists needs every intermediate component to exist: walk the path. */
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; ; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (H5Lexists(loc, buf, H5P_DEFAULT) <= 0) return 0;
+            if (c == '\0') return 1;
+            *p = c;
+        }
+    }
+}
+
+rtn_status rtn_h5_dims(hid_t loc, const char *name, int *rank, uint64_t dims[2])
+{
+    dims[0] = dims[1] = 0;
+    if (!rtn_h5_exists(loc, name)) return rtn_fail(RTN_ERR_FORMAT, "dataset '%s' is missing", name);
+    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (d < 0) return rtn_fail(RTN_ERR_FORMAT, "cannot open dataset '%s'", name);
+    hid_t s = H5Dget_space(d);
+    hsize_t hd[H5S_MAX_RANK];
+    int r = H5Sget_simple_extent_ndims(s);
+    if (r > 0 && r <= 2) H5Sget_simple_extent_dims(s, hd, NULL);
+    H5Sclose(s);
+    H5Dclose(d);
+    if (r < 1 || r > 2) return rtn_fail(RTN_ERR_FORMAT, "dataset '%s' has rank %d", name, r);
+    *rank = r;
+    dims[0] = hd[0];
+    dims[1] = r == 2 ? hd[1] : 1;
+    return RTN_OK;
+}
+
+static hid_t str_type(size_t len)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, len ? len : 1);
+    H5Tset_strpad(t, H5T_STR_NULLPAD);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    return t;
+}
+
+rtn_status rtn_h5_write_strings(MPI_Comm comm, int writer, hid_t loc, const char *name,
+                                const char *const *s, size_t n)
+{
+    size_t maxlen = 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(s[i]);
+        if (l > maxlen) maxlen = l;
+    }
+    char *buf = rtn_calloc(n ? n : 1, maxlen, "string dataset");
+    if (!buf) return RTN_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) memcpy(buf + i * maxlen, s[i], strlen(s[i]));
+    hid_t t = str_type(maxlen);
+    uint64_t dims[1] = {n};
+    rtn_status st = rtn_h5_write_small(comm, writer, loc, name, t, 1, dims, buf);
+    H5Tclose(t);
+    free(buf);
+    return st;
+}
+
+void rtn_strings_free(char **s, size_t n)
+{
+    if (!s) return;
+    for (size_t i = 0; i < n; i++) free(s[i]);
+    free(s);
+}
+
+rtn_status rtn_h5_read_strings(hid_t loc, const char *name, char ***out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (!rtn_h5_exists(loc, name)) return rtn_fail(RTN_ERR_FORMAT, "dataset '%s' is missing", name);
+    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (d < 0) return rtn_fail(RTN_ERR_FORMAT, "cannot open dataset '%s'", name);
+    hid_t ft = H5Dget_type(d);
+    hid_t s = H5Dget_space(d);
+    rtn_status st = RTN_OK;
+    if (H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) > 0 ||
+        H5Sget_simple_extent_ndims(s) != 1) {
+        st = rtn_fail(RTN_ERR_FORMAT, "dataset '%s' is not a 1-D fixed-length string list", name);
+    }
+    hsize_t cnt = 0;
+    size_t len = 0;
+    char *buf = NULL;
+    char **res = NULL;
+    if (st == RTN_OK) {
+        H5Sget_simple_extent_dims(s, &cnt, NULL);
+        len = H5Tget_size(ft);
+        buf = rtn_calloc(cnt ? cnt : 1, len, "string dataset");
+        res = rtn_calloc(cnt ? cnt : 1, sizeof *res, "string list");
+        if (!buf || !res) st = RTN_ERR_NOMEM;
+    }
+    if (st == RTN_OK && cnt > 0) {
+        hid_t mt = str_type(len);
+        if (H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+            st = rtn_fail(RTN_ERR_FORMAT, "reading dataset '%s' failed", name);
+        H5Tclose(mt);
+    }
+    for (hsize_t i = 0; st == RTN_OK && i < cnt; i++) {
+        res[i] = rtn_calloc(len + 1, 1, "string");
+        if (!res[i]) {
+            st = RTN_ERR_NOMEM;
+            break;
+        }
+        memcpy(res[i], buf + i * len, len);
+    }
+    free(buf);
+    H5Sclose(s);
+    H5Tclose(ft);
+    H5Dclose(d);
+    if (st) {
+        rtn_strings_free(res, cnt);
+        return st;
+    }
+    *out = res;
+    *n = cnt;
+    return RTN_OK;
+}
+
+static rtn_status attr_write(hid_t obj, const char *name, hid_t type, hid_t space, const void *v)
+{
+    if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
+    hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    rtn_status st = RTN_OK;
+    if (a < 0 || H5Awrite(a, type, v) < 0)
+        st = rtn_fail(RTN_ERR_IO, "cannot write attribute '%s'", name);
+    if (a >= 0) H5Aclose(a);
+    return st;
+}
+
+rtn_status rtn_h5_attr_str(hid_t obj, const char *name, const char *value)
+{
+    hid_t t = str_type(strlen(value) ? strlen(value) : 1);
+    hid_t sp = H5Screate(H5S_SCALAR);
+    char empty[1] = {0};
+    rtn_status st = attr_write(obj, name, t, sp, *value ? value : empty);
+    H5Sclose(sp);
+    H5Tclose(t);
+    return st;
+}
+
+static rtn_status attr_scalar(hid_t obj, const char *name, hid_t type, const void *v)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    rtn_status st = attr_write(obj, name, type, sp, v);
+    H5Sclose(sp);
+    return st;
+}
+
+rtn_status rtn_h5_attr_i64(hid_t obj, const char *name, int64_t value)
+{
+    return attr_scalar(obj, name, H5T_NATIVE_INT64, &value);
+}
+rtn_status rtn_h5_attr_u64(hid_t obj, const char *name, uint64_t value)
+{
+    return attr_scalar(obj, name, H5T_NATIVE_UINT64, &value);
+}
+rtn_status rtn_h5_attr_f64(hid_t obj, const char *name, double value)
+{
+    return attr_scalar(obj, name, H5T_NATIVE_DOUBLE, &value);
+}
+
+rtn_status rtn_h5_attr_f64_array(hid_t obj, const char *name, const double *v, size_t n)
+{
+    hsize_t d = n;
+    hid_t sp = H5Screate_simple(1, &d, NULL);
+    rtn_status st = attr_write(obj, name, H5T_NATIVE_DOUBLE, sp, v);
+    H5Sclose(sp);
+    return st;
+}
+
+rtn_status rtn_h5_attr_strings(hid_t obj, const char *name, const char *const *s, size_t n)
+{
+    size_t maxlen = 1;
+    for (size_t i = 0; i < n; i++)
+        if (strlen(s[i]) > maxlen) maxlen = strlen(s[i]);
+    char *buf = rtn_calloc(n ? n : 1, maxlen, "string attribute");
+    if (!buf) return RTN_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) memcpy(buf + i * maxlen, s[i], strlen(s[i]));
+    hid_t t = str_type(maxlen);
+    hsize_t d = n;
+    hid_t sp = H5Screate_simple(1, &d, NULL);
+    rtn_status st = attr_write(obj, name, t, sp, buf);
+    H5Sclose(sp);
+    H5Tclose(t);
+    free(buf);
+    return st;
+}
+
+rtn_status rtn_h5_read_attr_str_alloc(hid_t obj, const char *name, char **out)
+{
+    *out = NULL;
+    if (H5Aexists(obj, name) <= 0) return rtn_fail(RTN_ERR_FORMAT, "attribute '%s' is missing", name);
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t ft = H5Aget_type(a);
+    rtn_status st = RTN_OK;
+    if (H5Tget_class(ft) != H5T_STRING) {
+        st = rtn_fail(RTN_ERR_FORMAT, "attribute '%s' is not a string", name);
+    } else if (H5Tis_variable_str(ft) > 0) {
+        char *v = NULL;
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        if (H5Aread(a, mt, &v) < 0 || !v) {
+            st = rtn_fail(RTN_ERR_FORMAT, "cannot read attribute '%s'", name);
+        } else {
+            *out = strdup(v);
+            H5free_memory(v);
+        }
+        H5Tclose(mt);
+    } else {
+        size_t len = H5Tget_size(ft);
+        char *buf = rtn_calloc(len + 1, 1, "attribute");
+        hid_t mt = str_type(len);
+        if (!buf) st = RTN_ERR_NOMEM;
+        else if (H5Aread(a, mt, buf) < 0) st = rtn_fail(RTN_ERR_FORMAT, "cannot read attribute '%s'", name);
+        H5Tclose(mt);
+        if (st == RTN_OK) *out = buf;
+        else free(buf);
+    }
+    H5Tclose(ft);
+    H5Aclose(a);
+    if (st == RTN_OK && !*out) st = rtn_fail(RTN_ERR_NOMEM, "out of memory reading attribute");
+    return st;
+}
+
+rtn_status rtn_h5_read_attr_str(hid_t obj, const char *name, char *buf, size_t n)
+{
+    char *v;
+    RTN_TRY(rtn_h5_read_attr_str_alloc(obj, name, &v));
+    snprintf(buf, n, "%s", v);
+    free(v);
+    return RTN_OK;
+}
+
+static rtn_status attr_read(hid_t obj, const char *name, hid_t type, void *v)
+{
+    if (H5Aexists(obj, name) <= 0) return rtn_fail(RTN_ERR_FORMAT, "attribute '%s' is missing", name);
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    hid_t sp = H5Aget_space(a);
+    rtn_status st = RTN_OK;
+    if (H5Sget_simple_extent_npoints(sp) != 1 || H5Aread(a, type, v) < 0)
+        st = rtn_fail(RTN_ERR_FORMAT, "attribute '%s' is not a readable scalar number", name);
+    H5Sclose(sp);
+    H5Aclose(a);
+    return st;
+}
+
+rtn_status rtn_h5_read_attr_i64(hid_t obj, const char *name, int64_t *value)
+{
+    return attr_read(obj, name, H5T_NATIVE_INT64, value);
+}
+rtn_status rtn_h5_read_attr_u64(hid_t obj, const char *name, uint64_t *value)
+{
+    return attr_read(obj, name, H5T_NATIVE_UINT64, value);
+}
+rtn_status rtn_h5_read_attr_f64(hid_t obj, const char *name, double *value)
+{
+    return attr_read(obj, name, H5T_NATIVE_DOUBLE, value);
+}
+
+void rtn_h5_timestamp(MPI_Comm comm, char *buf, size_t n)
+{
+    int64_t t = (int64_t)time(NULL);
+    MPI_Bcast(&t, 1, MPI_INT64_T, 0, comm);
+    rtn_format_time(t, buf, n);
+}
