@@ -181,6 +181,7 @@ rtn_status rtn_cmd_inspect(MPI_Comm comm, int argc, char **argv)
         unsigned char *dig = rtn_calloc(in->nbuckets, 32, "bucket digests");
         st = dig ? RTN_OK : RTN_ERR_NOMEM;
         if (st == RTN_OK) st = scan_range(store, b0, b1, (size_t)block_rows, &s, &fp, dig);
+        if (st == RTN_OK) st = rtn_inject_failure("inspect-scan", rank);
         st = rtn_agree(comm, st);
         if (st == RTN_OK) {
             uint64_t loc[8] = {s.rows, s.customers, s.problems, s.channel_rows[0],

@@ -387,6 +387,11 @@ rtn_status rtn_store_write(rtn_store_writer *w, uint64_t row0, const rtn_txn_blo
                       (unsigned long long)row0, (unsigned long long)(row0 + blk->n),
                       (unsigned long long)w->n_rows);
     if (st == RTN_OK) st = hash_rows(w, row0, blk);
+    if (st == RTN_OK) {
+        int rank;
+        MPI_Comm_rank(w->comm, &rank);
+        st = rtn_inject_failure("store-write", rank);
+    }
     /* Agree before the collective writes so one rank's error cannot hang the others. */
     st = rtn_agree(w->comm, st);
     if (st) return st;

@@ -1,0 +1,11 @@
+# Core infrastructure: partition, deterministic reduction, agreement, atomic outputs,
+# store round trip, inspect, command-line contract.
+rtn_add_unit_test(core.atomic test_atomic.c)
+rtn_add_test_exe(test_buckets test_buckets.c)
+rtn_add_mpi_test(core.buckets COMMAND $<TARGET_FILE:test_buckets>)
+rtn_add_test_exe(test_agree test_agree.c)
+rtn_add_mpi_test(core.agree COMMAND $<TARGET_FILE:test_agree>)
+rtn_add_test_exe(store_fixture store_fixture.c)
+rtn_add_script_test(core.cli COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/core_cli.sh)
+rtn_add_script_test(core.store COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/core_store.sh $<TARGET_FILE:store_fixture>)
+set_tests_properties(core.store PROPERTIES ENVIRONMENT "${RETAIN_TEST_ENV};RETAIN_TEST_TMP=${RETAIN_TEST_TMP}")
