@@ -14,7 +14,7 @@ PACKAGES=(
   # sanitizers and fuzzing
   clang libclang-rt-14-dev
   # test oracles and benchmark peers (Debian's python3 modules live under /usr/bin/python3)
-  python3 python3-numpy python3-h5py python3-scipy python3-pandas python3-sklearn liblinear-tools
+  python3 python3-numpy python3-h5py python3-scipy python3-pandas python3-sklearn python3-mpmath liblinear-tools
   # charts
   gnuplot-nox
 )

@@ -6,6 +6,7 @@
 
 #include "retain/cli.h"
 #include "retain/log.h"
+#include "retain/signals.h"
 #include "retain/status.h"
 #include "retain/version.h"
 
@@ -113,6 +114,7 @@ int main(int argc, char **argv)
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     rtn_log_init(comm, (rtn_log_level)level);
+    rtn_signals_install();
     rtn_set_command_line(argc, argv);
     rtn_summary_set_str("run", "command", name);
     rtn_summary_set_str("run", "command_line", rtn_command_line());

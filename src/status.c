@@ -44,20 +44,23 @@ rtn_status rtn_agree(MPI_Comm comm, rtn_status local)
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    int mine = local != RTN_OK ? rank : size;
-    int first = size;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+    /* [0]: lowest failing rank; [1]: 1 when every rank failed (a collective error, such as
+     * a bad job file that every rank reads, is reported without a rank prefix). */
+    int mine[2] = {local != RTN_OK ? rank : size, local != RTN_OK};
+    int red[2];
+    MPI_Allreduce(mine, red, 2, MPI_INT, MPI_MIN, comm);
+    int first = red[0];
     if (first == size) return RTN_OK;
 
     int code = (int)local;
     char msg[RTN_ERRMSG_MAX];
     if (rank == first) {
+        const char *text = errmsg[0] ? errmsg : rtn_status_name(local);
         /* Keep an already prefixed message (from an earlier agreement) as it is. */
-        if (strncmp(errmsg, "rank ", 5) == 0 || size == 1)
-            snprintf(msg, sizeof msg, "%s", errmsg[0] ? errmsg : rtn_status_name(local));
+        if (strncmp(errmsg, "rank ", 5) == 0 || size == 1 || red[1])
+            snprintf(msg, sizeof msg, "%s", text);
         else
-            snprintf(msg, sizeof msg, "rank %d: %.2000s", rank,
-                     errmsg[0] ? errmsg : rtn_status_name(local));
+            snprintf(msg, sizeof msg, "rank %d: %.2000s", rank, text);
     }
     MPI_Bcast(&code, 1, MPI_INT, first, comm);
     MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, comm);

@@ -40,6 +40,12 @@ int main(int argc, char **argv)
     CHECK(again == st);
     CHECK(strncmp(rtn_errmsg(), "rank rank", 9) != 0);
 
+    /* a collective error (every rank failed the same way) carries no rank prefix */
+    rtn_clear_error();
+    st = rtn_agree(comm, rtn_fail(RTN_ERR_CONFIG, "job.ini:3: bad key"));
+    CHECK(st == RTN_ERR_CONFIG);
+    CHECK(strcmp(rtn_errmsg(), "job.ini:3: bad key") == 0);
+
     /* injected failure helper */
     setenv("RETAIN_INJECT_FAILURE", "phase-x:1", 1);
     CHECK(rtn_inject_failure("phase-x", 1) != RTN_OK);

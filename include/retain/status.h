@@ -40,7 +40,8 @@ void rtn_clear_error(void);
 
 /* Collective agreement point: every rank passes its local status; every rank gets the
  * first failing rank's status (lowest rank number) and its message becomes the current
- * message on every rank, prefixed with "rank R: ". Returns RTN_OK when all succeeded. */
+ * message on every rank. A local error (some ranks failed) is prefixed with "rank R: ";
+ * a collective one (every rank failed) is not. Returns RTN_OK when all succeeded. */
 rtn_status rtn_agree(MPI_Comm comm, rtn_status local);
 
 /* Name of a status code ("io error", ...). */

@@ -1,0 +1,15 @@
+# Customer lifetime value (BG/NBD + Gamma-Gamma): published CDNOW reproduction, unit and
+# simulation checks, bitwise determinism across rank counts, and a scipy/mpmath oracle.
+# The fits are collective (MPI_COMM_SELF here), so these run as 1-rank MPI tests: under
+# the sanitizers LeakSanitizer cannot run alongside Open MPI's threads.
+rtn_add_test_exe(clv_cdnow clv_cdnow.c clv_common.c)
+rtn_add_mpi_test(clv.cdnow RANKS 1 COMMAND $<TARGET_FILE:clv_cdnow>)
+rtn_add_test_exe(clv_unit clv_unit.c)
+rtn_add_mpi_test(clv.unit RANKS 1 COMMAND $<TARGET_FILE:clv_unit>)
+rtn_add_test_exe(clv_mpi clv_mpi.c clv_common.c)
+rtn_add_mpi_test(clv.mpi RANKS 1 2 3 4 COMMAND $<TARGET_FILE:clv_mpi>)
+rtn_add_test_exe(clv_tool clv_tool.c clv_common.c)
+rtn_add_script_test(clv.oracle COMMAND ${RETAIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/clv_oracle.py
+                    $<TARGET_FILE:clv_tool>
+                    ${RETAIN_SHARED_DATA}/cdnow/cdnow_customers_summary_with_transactions.csv
+                    ${RETAIN_TEST_TMP}/clv.oracle)

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# retain run: stages, stamps (skip when up to date), overrides, --from, resume after a
+# failure, unknown keys, and the Slurm task-count check.
+set -u
+W=${RETAIN_TEST_TMP:-$PWD}/run_pipeline
+rm -rf "$W"; mkdir -p "$W"; cd "$W"
+MPI=("$RETAIN_MPIEXEC" $RETAIN_MPIEXEC_FLAGS)
+fail=0
+die() { echo "FAIL: $*"; fail=1; }
+cat > job.ini <<'JOB'
+[job]
+name = test
+output_dir = out
+[generate]
+customers = 800
+days = 500
+start = 2023-01-01
+seed = 5
+buckets = 16
+[features]
+cutoff = 2024-01-01
+horizon = 90
+JOB
+R() { timeout 120 "${MPI[@]}" -n "$1" "$RETAIN_BIN" "${@:2}"; }
+
+out=$(R 2 run job.ini 2>&1) || die "first run: $out"
+for f in out/store.h5 out/truth.h5 out/features.h5 out/.retain/data.json out/.retain/features.json; do
+  [[ -e $f ]] || die "missing $f"
+done
+grep -q "stage features  running" <<<"$out" || die "features did not run: $out"
+out=$(R 2 run job.ini 2>&1) || die "second run: $out"
+[[ $(grep -c "up to date, skipped" <<<"$out") == 2 ]] || die "second run should skip both stages: $out"
+out=$(R 3 run job.ini --set features.horizon=60 2>&1) || die "override run: $out"
+grep -q "stage data      up to date" <<<"$out" || die "data should be skipped: $out"
+grep -q "stage features  running.*--horizon 60" <<<"$out" || die "override not applied: $out"
+out=$(R 1 run job.ini --set features.horizon=60 --from data 2>&1) || die "--from run: $out"
+[[ $(grep -c " running" <<<"$out") == 2 ]] || die "--from data should re-run both: $out"
+touch out/store.h5   # a replaced input invalidates the later stages
+out=$(R 2 run job.ini --set features.horizon=60 2>&1) || die "touched run: $out"
+grep -q "stage data      running" <<<"$out" || die "data should re-run when its output changed: $out"
+
+# failure in a stage: non-zero exit, no partial output, and the re-run resumes there
+rm -f out/features.h5
+out=$(RETAIN_INJECT_FAILURE=store-write:0 R 2 run job.ini --from data 2>&1); code=$?
+[[ $code != 0 && $code != 124 ]] || die "injected failure exited $code"
+[[ $(grep -c "error:" <<<"$out") == 1 ]] || die "one error line expected: $out"
+grep -q "stage data" <<<"$out" || die "error names the stage: $out"
+ls -a out | grep -q "\.tmp-" && die "temporary file left behind"
+out=$(R 2 run job.ini 2>&1) || die "resume: $out"
+grep -q "stage data      running" <<<"$out" || die "resume should re-run the failed stage: $out"
+
+# typo in a key, bad stage name, missing job file
+out=$(R 2 run job.ini --set features.horizn=60 2>&1); code=$?
+[[ $code == 6 ]] || die "typo exit $code"
+grep -q "unknown keys (typos?): features.horizn" <<<"$out" || die "typo message: $out"
+grep -q "rank 0" <<<"$out" && die "a collective error should not name a rank: $out"
+R 1 run job.ini --from nowhere >/dev/null 2>&1; [[ $? == 2 ]] || die "bad stage should exit 2"
+R 1 run missing.ini >/dev/null 2>&1; [[ $? == 3 ]] || die "missing job file should exit 3"
+
+# Slurm says 3 tasks, MPI has 2 ranks: refuse with exit 8
+out=$(timeout 60 "${MPI[@]}" -n 2 -x SLURM_JOB_ID=1 -x SLURM_NTASKS=3 "$RETAIN_BIN" run job.ini 2>&1); code=$?
+[[ $code == 8 ]] || die "SLURM_NTASKS mismatch exit $code: $out"
+grep -q "SLURM_NTASKS=3" <<<"$out" || die "mismatch message: $out"
+[[ $fail == 0 ]] && echo "run_pipeline: all checks passed"
+exit $fail
