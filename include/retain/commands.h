@@ -6,8 +6,16 @@
 
 rtn_status rtn_cmd_generate(MPI_Comm comm, int argc, char **argv);
 rtn_status rtn_cmd_inspect(MPI_Comm comm, int argc, char **argv);
+rtn_status rtn_cmd_run(MPI_Comm comm, int argc, char **argv);
 
 extern const char rtn_usage_generate[];
 extern const char rtn_usage_inspect[];
+extern const char rtn_usage_run[];
+
+rtn_status rtn_cmd_features(MPI_Comm comm, int argc, char **argv);
+extern const char rtn_usage_features[];
+
+rtn_status rtn_cmd_ingest(MPI_Comm comm, int argc, char **argv);
+extern const char rtn_usage_ingest[];
 
 #endif
