@@ -350,9 +350,43 @@ rtn_status rtn_h5_read_strings(hid_t loc, const char *name, char ***out, size_t 
     hid_t ft = H5Dget_type(d);
     hid_t s = H5Dget_space(d);
     rtn_status st = RTN_OK;
-    if (H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) > 0 ||
-        H5Sget_simple_extent_ndims(s) != 1) {
-        st = rtn_fail(RTN_ERR_FORMAT, "dataset '%s' is not a 1-D fixed-length string list", name);
+    int vlen = H5Tget_class(ft) == H5T_STRING && H5Tis_variable_str(ft) > 0;
+    if (H5Tget_class(ft) != H5T_STRING || H5Sget_simple_extent_ndims(s) != 1) {
+        st = rtn_fail(RTN_ERR_FORMAT, "dataset '%s' is not a 1-D string list", name);
+    }
+    if (st == RTN_OK && vlen) {
+        /* variable-length strings (as h5py writes by default) */
+        hsize_t cnt = 0;
+        H5Sget_simple_extent_dims(s, &cnt, NULL);
+        char **tmp = rtn_calloc(cnt ? cnt : 1, sizeof *tmp, "string list");
+        char **res = rtn_calloc(cnt ? cnt : 1, sizeof *res, "string list");
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(ft));
+        if (!tmp || !res) st = RTN_ERR_NOMEM;
+        else if (cnt && H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) < 0)
+            st = rtn_fail(RTN_ERR_FORMAT, "reading dataset '%s' failed", name);
+        for (hsize_t i = 0; st == RTN_OK && i < cnt; i++) {
+            res[i] = strdup(tmp[i] ? tmp[i] : "");
+            if (!res[i]) st = rtn_fail(RTN_ERR_NOMEM, "out of memory reading '%s'", name);
+        }
+        if (tmp && cnt && st != RTN_ERR_FORMAT) {
+            hid_t sp = H5Dget_space(d);
+            H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, tmp);
+            H5Sclose(sp);
+        }
+        free(tmp);
+        H5Tclose(mt);
+        H5Sclose(s);
+        H5Tclose(ft);
+        H5Dclose(d);
+        if (st) {
+            rtn_strings_free(res, cnt);
+            return st;
+        }
+        *out = res;
+        *n = cnt;
+        return RTN_OK;
     }
     hsize_t cnt = 0;
     size_t len = 0;
@@ -367,6 +401,7 @@ rtn_status rtn_h5_read_strings(hid_t loc, const char *name, char ***out, size_t 
     }
     if (st == RTN_OK && cnt > 0) {
         hid_t mt = str_type(len);
+        H5Tset_cset(mt, H5Tget_cset(ft));
         if (H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
             st = rtn_fail(RTN_ERR_FORMAT, "reading dataset '%s' failed", name);
         H5Tclose(mt);
@@ -475,6 +510,7 @@ rtn_status rtn_h5_read_attr_str_alloc(hid_t obj, const char *name, char **out)
         char *v = NULL;
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(ft)); /* h5py writes UTF-8; HDF5 will not convert csets */
         if (H5Aread(a, mt, &v) < 0 || !v) {
             st = rtn_fail(RTN_ERR_FORMAT, "cannot read attribute '%s'", name);
         } else {
@@ -486,6 +522,7 @@ rtn_status rtn_h5_read_attr_str_alloc(hid_t obj, const char *name, char **out)
         size_t len = H5Tget_size(ft);
         char *buf = rtn_calloc(len + 1, 1, "attribute");
         hid_t mt = str_type(len);
+        H5Tset_cset(mt, H5Tget_cset(ft));
         if (!buf) st = RTN_ERR_NOMEM;
         else if (H5Aread(a, mt, buf) < 0) st = rtn_fail(RTN_ERR_FORMAT, "cannot read attribute '%s'", name);
         H5Tclose(mt);

@@ -73,6 +73,9 @@ expect_fail 3 "no such file" "$W/missing.h5" 2
 expect_fail 4 "not an HDF5 file" "$RETAIN_SOURCE_DIR/CMakeLists.txt" 2
 "$PY" -c "import h5py; f=h5py.File('$W/foreign.h5','w'); f['x']=[1,2,3]"
 expect_fail 4 "not a retain transaction store" "$W/foreign.h5" 2
+# h5py writes variable-length UTF-8 string attributes: they must be read, not mistaken for ''
+"$PY" -c "import h5py; f=h5py.File('$W/vlen.h5','w'); f.attrs['format']='retain-transaction-store'; f['x']=[1]"
+expect_fail 4 "format_version' is missing" "$W/vlen.h5" 1
 size=$(stat -c %s "$W/s1.h5")
 head -c $((size / 2)) "$W/s1.h5" > "$W/trunc.h5"
 expect_fail 4 "damaged or truncated" "$W/trunc.h5" 2

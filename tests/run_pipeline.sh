@@ -40,14 +40,29 @@ out=$(R 2 run job.ini --set features.horizon=60 2>&1) || die "touched run: $out"
 grep -q "stage data      running" <<<"$out" || die "data should re-run when its output changed: $out"
 
 # failure in a stage: non-zero exit, no partial output, and the re-run resumes there
-rm -f out/features.h5
-out=$(RETAIN_INJECT_FAILURE=store-write:0 R 2 run job.ini --from data 2>&1); code=$?
+rm -rf out2
+out=$(RETAIN_INJECT_FAILURE=features:1 R 2 run job.ini --set job.output_dir=out2 2>&1); code=$?
 [[ $code != 0 && $code != 124 ]] || die "injected failure exited $code"
 [[ $(grep -c "error:" <<<"$out") == 1 ]] || die "one error line expected: $out"
-grep -q "stage data" <<<"$out" || die "error names the stage: $out"
-ls -a out | grep -q "\.tmp-" && die "temporary file left behind"
-out=$(R 2 run job.ini 2>&1) || die "resume: $out"
-grep -q "stage data      running" <<<"$out" || die "resume should re-run the failed stage: $out"
+grep -q "stage features: rank 1: injected failure" <<<"$out" || die "error names the stage and rank: $out"
+[[ -e out2/store.h5 && ! -e out2/features.h5 && ! -e out2/.retain/features.json ]] || die "state after failure"
+ls -a out2 | grep -q "\.tmp-" && die "temporary file left behind"
+out=$(R 2 run job.ini --set job.output_dir=out2 2>&1) || die "resume: $out"
+grep -q "stage data      up to date" <<<"$out" || die "resume should skip the finished stage: $out"
+grep -q "stage features  running" <<<"$out" || die "resume should re-run the failed stage: $out"
+R 1 run job.ini --set job.output_dir=out3 >/dev/null 2>&1 || die "reference run"
+"$RETAIN_PYTHON" - <<'PYEOF' || die "resumed output differs from an uninterrupted run"
+import h5py, numpy as np, sys
+def walk(path):
+    d = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda n, o: d.__setitem__(n, o[()]) if isinstance(o, h5py.Dataset) else None)
+    return d
+a, b = walk("out2/features.h5"), walk("out3/features.h5")
+assert sorted(a) == sorted(b) and len(a) > 5
+bad = [k for k in a if not np.array_equal(a[k], b[k])]
+sys.exit(1 if bad else 0)
+PYEOF
 
 # typo in a key, bad stage name, missing job file
 out=$(R 2 run job.ini --set features.horizn=60 2>&1); code=$?
