@@ -17,6 +17,7 @@ PACKAGES=(
   python3 python3-numpy python3-h5py python3-scipy python3-pandas python3-sklearn python3-mpmath liblinear-tools
   # charts
   gnuplot-nox
+  slurm-wlm munge  # the local Slurm test cluster (scripts/slurm-local.sh, tests/slurm.cmake)
 )
 
 if [[ ${RETAIN_EXTRA_PACKAGES:-} != "" ]]; then

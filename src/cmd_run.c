@@ -13,6 +13,7 @@
 #include "retain/h5.h"
 #include "retain/job.h"
 #include "retain/log.h"
+#include "retain/signals.h"
 #include "retain/version.h"
 
 const char rtn_usage_run[] =
@@ -393,6 +394,13 @@ rtn_status rtn_cmd_run(MPI_Comm comm, int argc, char **argv)
             json_decref(stamp);
         }
         st = rtn_agree(comm, st);
+        /* a stop request (Slurm's early warning, preemption) ends the run at this stage
+         * boundary; the stamps make the next run resume with the following stage */
+        if (st == RTN_OK && rtn_stop_check(comm, "run", i)) {
+            st = rtn_fail(RTN_INTERRUPTED, "stopped on request after stage %s; run the same "
+                          "command again to resume", p->name);
+            st = rtn_agree(comm, st);
+        }
     }
 done:
     for (int i = 0; i < N_STAGES; i++) plan_free(&plans[i]);

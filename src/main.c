@@ -107,6 +107,8 @@ int main(int argc, char **argv)
         }
     }
 
+    /* before MPI_Init too, so an early SIGUSR1/SIGTERM is a stop request, not a kill */
+    rtn_signals_install();
     int provided;
     MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided);
     MPI_Comm comm = MPI_COMM_WORLD;

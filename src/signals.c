@@ -14,9 +14,7 @@ static void on_signal(int sig)
 
 void rtn_signals_install(void)
 {
-    static int installed;
-    if (installed) return;
-    installed = 1;
+    /* installed again after MPI_Init in case the MPI library replaced a handler */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

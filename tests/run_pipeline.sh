@@ -64,6 +64,15 @@ bad = [k for k in a if not np.array_equal(a[k], b[k])]
 sys.exit(1 if bad else 0)
 PYEOF
 
+# a stop request at a stage boundary: exit 75, the next run resumes with the next stage
+rm -rf out4
+out=$(RETAIN_INJECT_STOP=run:0 R 2 run job.ini --set job.output_dir=out4 2>&1); code=$?
+[[ $code == 75 ]] || die "stop request exited $code: $out"
+grep -q "stopped on request after stage data" <<<"$out" || die "stop message: $out"
+[[ -e out4/store.h5 && ! -e out4/features.h5 ]] || die "state after the stop"
+out=$(R 2 run job.ini --set job.output_dir=out4 2>&1) || die "resume after stop: $out"
+grep -q "stage data      up to date" <<<"$out" && grep -q "stage features  running" <<<"$out" || die "resume after stop: $out"
+
 # typo in a key, bad stage name, missing job file
 out=$(R 2 run job.ini --set features.horizn=60 2>&1); code=$?
 [[ $code == 6 ]] || die "typo exit $code"
