@@ -173,6 +173,44 @@ static rtn_status make_plans(rtn_job *job, const char *outdir, stage_plan *plans
         p->out[p->n_out++] = feat;
         present[1] = 1;
     }
+
+    /* train */
+    if (rtn_job_has_section(job, "train")) {
+        if (!present[1]) {
+            free(store);
+            return rtn_fail(RTN_ERR_CONFIG, "%s: [train] needs a [features] section", job->path);
+        }
+        p = &plans[2];
+        p->name = "train";
+        p->command = "train";
+        plan_arg(p, "train");
+        char *feat = join_path(outdir, "features.h5");
+        char *model = join_path(outdir, "model.h5");
+        plan_opt(p, "--features", feat);
+        plan_opt(p, "--out", model);
+        plan_opt(p, "--seed", rtn_job_get_or(job, "train", "seed", seed));
+        static const char *const keys[] = {"models", "split", "split-salt", "C", "lambda",
+                                           "l1-ratio", "class-weight", "max-iter", "tol",
+                                           "budget", "churn-transforms", "k",
+                                           "segment-features", "n-init", "clv-months",
+                                           "discount", "margin", "warm-start"};
+        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+            char opt[64];
+            snprintf(opt, sizeof opt, "--%s", keys[i]);
+            const char *v = rtn_job_get(job, "train", keys[i]);
+            plan_opt(p, opt, v);
+            if (v && strcmp(keys[i], "warm-start") == 0 && p->n_in < MAX_IO) p->in[p->n_in++] = strdup(v);
+        }
+        /* generated data comes with ground truth: report the oracle AUC and the ARI */
+        if (strcmp(source, "generate") == 0) {
+            char *truth = join_path(outdir, "truth.h5");
+            plan_opt(p, "--truth", truth);
+            p->in[p->n_in++] = truth;
+        }
+        p->in[p->n_in++] = feat;
+        p->out[p->n_out++] = model;
+        present[2] = 1;
+    }
     free(store);
     return RTN_OK;
 }

@@ -1,9 +1,15 @@
 #include "retain/commands.h"
 
+/* In pipeline order: `retain help` lists them this way. */
 const rtn_command rtn_commands[] = {
-    {"generate", rtn_cmd_generate, "write a synthetic mall transaction store (+ ground truth)", rtn_usage_generate},
-    {"features", rtn_cmd_features, "per-customer point-in-time features and churn labels", rtn_usage_features},
+    {"generate", rtn_cmd_generate, "write a synthetic mall transaction store (+ ground truth)",
+     rtn_usage_generate},
+    {"ingest", rtn_cmd_ingest, "turn CSV exports into a transaction store", rtn_usage_ingest},
     {"inspect", rtn_cmd_inspect, "summarize and validate a transaction store", rtn_usage_inspect},
+    {"features", rtn_cmd_features, "per-customer point-in-time features and churn labels",
+     rtn_usage_features},
+    {"train", rtn_cmd_train, "train churn, segmentation and lifetime-value models into a bundle",
+     rtn_usage_train},
     {"run", rtn_cmd_run, "run the whole pipeline from a job file (restartable)", rtn_usage_run},
 };
 const int rtn_n_commands = (int)(sizeof rtn_commands / sizeof rtn_commands[0]);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "retain/atomic.h"
@@ -193,6 +194,11 @@ rtn_status rtn_summary_finish(MPI_Comm comm, rtn_status st, const char *path)
     }
     MPI_Reduce(local, maxv, n, MPI_DOUBLE, MPI_MAX, 0, comm);
     MPI_Reduce(local, minv, n, MPI_DOUBLE, MPI_MIN, 0, comm);
+    /* peak resident memory of the largest rank (kilobytes on Linux) */
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    long rss_local = ru.ru_maxrss, rss_max = 0;
+    MPI_Reduce(&rss_local, &rss_max, 1, MPI_LONG, MPI_MAX, 0, comm);
 
     rtn_status wst = RTN_OK;
     if (log_rank == 0) {
@@ -207,6 +213,7 @@ rtn_status rtn_summary_finish(MPI_Comm comm, rtn_status st, const char *path)
         json_object_set_new(root, "phases", ph);
         json_object_set_new(root, "ranks", json_integer(log_size));
         json_object_set_new(root, "wall_seconds", json_real(rtn_elapsed()));
+        json_object_set_new(root, "peak_rss_mb_max_rank", json_real((double)rss_max / 1024.0));
         json_object_set_new(root, "exit_status", json_integer(st));
         json_object_set_new(root, "status", json_string(rtn_status_name(st)));
         if (st != RTN_OK) json_object_set_new(root, "error", json_string(rtn_errmsg()));
@@ -214,6 +221,7 @@ rtn_status rtn_summary_finish(MPI_Comm comm, rtn_status st, const char *path)
             rtn_info("phase timings (max over %d rank%s):", log_size, log_size > 1 ? "s" : "");
             for (int i = 0; i < n; i++)
                 rtn_info("  %-22s %10.3f s", names[i], maxv[i]);
+            rtn_info("  peak memory per rank  %10.1f MB", (double)rss_max / 1024.0);
         }
         if (path) {
             char *text = json_dumps(root, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));

@@ -18,4 +18,7 @@ extern const char rtn_usage_features[];
 rtn_status rtn_cmd_ingest(MPI_Comm comm, int argc, char **argv);
 extern const char rtn_usage_ingest[];
 
+rtn_status rtn_cmd_train(MPI_Comm comm, int argc, char **argv);
+extern const char rtn_usage_train[];
+
 #endif
