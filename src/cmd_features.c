@@ -15,12 +15,14 @@
 
 const char rtn_usage_features[] =
     "usage: retain features --store STORE --cutoff DATE --horizon DAYS [--lookback DAYS]\n"
-    "                       --out FEATURES [--population lookback|all] [--block-rows N]\n"
+    "                       --out FEATURES [--population lookback|all] [--zero-value-purchases]\n"
+    "                       [--block-rows N]\n"
     "\n"
     "Computes one row per customer from the transactions strictly before the cutoff and the\n"
     "churn label from the horizon window [cutoff, cutoff + DAYS): 1 = churned (no purchase),\n"
     "0 = retained, -1 = unknown (the store ends before the window does). A purchase is a\n"
-    "basket with a positive net amount. Definitions: docs/features.md.\n"
+    "basket with a positive net amount (or zero, with --zero-value-purchases).\n"
+    "Definitions: docs/features.md.\n"
     "\n"
     "  --store STORE        transaction store (retain ingest / retain generate)\n"
     "  --cutoff DATE        YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC)\n"
@@ -28,6 +30,8 @@ const char rtn_usage_features[] =
     "  --lookback DAYS      population: a purchase in the DAYS before the cutoff (default 365)\n"
     "  --population P       lookback (default) or all: every customer with a purchase before\n"
     "                       the cutoff (e.g. for the lifetime-value model)\n"
+    "  --zero-value-purchases  baskets with net amount 0 count as purchases too (free\n"
+    "                       items, data sets that record zero-value orders such as CDNOW)\n"
     "  --out FEATURES       output HDF5 file (written under a temporary name, then renamed)\n"
     "  --block-rows N       store rows read per block (default 1048576; whole buckets)\n";
 
@@ -55,10 +59,11 @@ rtn_status rtn_cmd_features(MPI_Comm comm, int argc, char **argv)
                                          {"out", required_argument, 0, 'o'},
                                          {"population", required_argument, 0, 'p'},
                                          {"block-rows", required_argument, 0, 'b'},
+                                         {"zero-value-purchases", no_argument, 0, 'z'},
                                          {0, 0, 0, 0}};
     const char *store_path = NULL, *out_path = NULL;
     int64_t cutoff = 0, horizon = -1, lookback = 365;
-    int have_cutoff = 0, pop_all = 0;
+    int have_cutoff = 0, pop_all = 0, zero_value = 0;
     uint64_t block_rows = 1u << 20;
     optind = 1;
     opterr = 0;
@@ -80,6 +85,7 @@ rtn_status rtn_cmd_features(MPI_Comm comm, int argc, char **argv)
             if (rtn_parse_i64("--lookback", optarg, 1, 36500, &lookback))
                 return rtn_usage_error(self, "%s", rtn_errmsg());
             break;
+        case 'z': zero_value = 1; break;
         case 'p':
             if (strcmp(optarg, "all") == 0) pop_all = 1;
             else if (strcmp(optarg, "lookback") == 0) pop_all = 0;
@@ -112,6 +118,7 @@ rtn_status rtn_cmd_features(MPI_Comm comm, int argc, char **argv)
     p.horizon_days = horizon;
     p.lookback_days = lookback;
     p.population_all = pop_all;
+    p.zero_value_purchases = zero_value;
     /* Labels need the store to reach the last second of the horizon window. */
     p.labels_known = in->time_max >= cutoff + horizon * RTN_SECONDS_PER_DAY - 1;
     p.currency_exponent = in->currency_exponent;

@@ -367,7 +367,7 @@ static rtn_status one_customer(rtn_features_ctx *c, const rtn_txn_block *blk, si
         if (t < C) {
             has_hist = 1;
             net_all += net;
-            if (net <= 0) continue;
+            if (net < 0 || (net == 0 && !c->p.zero_value_purchases)) continue;
             if (nb == 0) t_first = t;
             t_last = t;
             nb++;
@@ -393,7 +393,7 @@ static rtn_status one_customer(rtn_features_ctx *c, const rtn_txn_block *blk, si
             else if (R[j].channel == RTN_CHANNEL_APP) n_app++;
             int64_t dow = ((d + 3) % 7 + 7) % 7; /* 1970-01-01 was a Thursday; Monday = 0 */
             if (dow >= 5) n_weekend++;
-        } else if (t < c->t_hend && net > 0) {
+        } else if (t < c->t_hend && (net > 0 || (net == 0 && c->p.zero_value_purchases))) {
             int64_t d = day_of(t);
             if (d != hold_last_day) hold_days++;
             hold_last_day = d;
@@ -419,7 +419,7 @@ static rtn_status one_customer(rtn_features_ctx *c, const rtn_txn_block *blk, si
     for (size_t j = 0; j < nr; j++) {
         const brun *h = &R[R[j].head];
         if (h->t >= C) continue;
-        int purchase = h->net > 0;
+        int purchase = h->net > 0 || (h->net == 0 && c->p.zero_value_purchases);
         for (size_t k = R[j].r0; k < R[j].r1; k++) {
             int64_t v = am[k];
             if (v > 0) G += v;
@@ -762,6 +762,8 @@ rtn_status rtn_features_write(MPI_Comm comm, const char *path, const rtn_feature
         if (st == RTN_OK) st = rtn_h5_attr_i64(f, "lookback_days", p->lookback_days);
         if (st == RTN_OK)
             st = rtn_h5_attr_str(f, "population", p->population_all ? "all" : "lookback");
+        if (st == RTN_OK)
+            st = rtn_h5_attr_i64(f, "zero_value_purchases", p->zero_value_purchases);
         if (st == RTN_OK) st = rtn_h5_attr_str(f, "store_digest", m->store_digest);
         if (st == RTN_OK) st = rtn_h5_attr_str(f, "store_path", m->store_path);
         if (st == RTN_OK) st = rtn_h5_attr_u64(f, "buckets", m->nbuckets);

@@ -13,3 +13,5 @@ rtn_add_script_test(clv.oracle COMMAND ${RETAIN_PYTHON} ${CMAKE_CURRENT_SOURCE_D
                     $<TARGET_FILE:clv_tool>
                     ${RETAIN_SHARED_DATA}/cdnow/cdnow_customers_summary_with_transactions.csv
                     ${RETAIN_TEST_TMP}/clv.oracle)
+rtn_add_script_test(clv.pipeline_cdnow COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/clv_pipeline.sh)
+set_tests_properties(clv.pipeline_cdnow PROPERTIES ENVIRONMENT "${RETAIN_TEST_ENV};RETAIN_TEST_TMP=${RETAIN_TEST_TMP}" SKIP_RETURN_CODE 77)

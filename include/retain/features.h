@@ -95,6 +95,7 @@ typedef struct {
     int64_t horizon_days;      /* label window [cutoff, cutoff + horizon_days) */
     int64_t lookback_days;     /* population: >= 1 purchase in [cutoff - lookback, cutoff) */
     int population_all;        /* 1: every customer with a purchase before the cutoff */
+    int zero_value_purchases;  /* 1: baskets with net amount 0 are purchases too */
     int labels_known;          /* 0: labels are -1 (the store ends before the horizon) */
     int32_t currency_exponent; /* amounts are minor units: major = amount / 10^exponent */
     int32_t n_categories;      /* category codes must lie in [-1, n_categories) */
