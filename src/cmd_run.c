@@ -211,6 +211,37 @@ static rtn_status make_plans(rtn_job *job, const char *outdir, stage_plan *plans
         p->out[p->n_out++] = model;
         present[2] = 1;
     }
+
+    /* score */
+    if (rtn_job_has_section(job, "score")) {
+        if (!present[2]) {
+            free(store);
+            return rtn_fail(RTN_ERR_CONFIG, "%s: [score] needs a [train] section", job->path);
+        }
+        p = &plans[3];
+        p->name = "score";
+        p->command = "score";
+        plan_arg(p, "score");
+        char *feat = join_path(outdir, "features.h5"), *model = join_path(outdir, "model.h5");
+        char *scores = join_path(outdir, "scores.h5"), *csv = join_path(outdir, "scores.csv");
+        char *wl = join_path(outdir, "warning-list.csv");
+        plan_opt(p, "--model", model);
+        plan_opt(p, "--features", feat);
+        plan_opt(p, "--out", scores);
+        const char *want_csv = rtn_job_get_or(job, "score", "csv", "true");
+        int with_csv = strcmp(want_csv, "false") != 0 && strcmp(want_csv, "no") != 0;
+        if (with_csv) plan_opt(p, "--csv", csv);
+        const char *top = rtn_job_get_or(job, "score", "top", "1000");
+        plan_opt(p, "--top", top);
+        plan_opt(p, "--warning-list", wl);
+        p->in[p->n_in++] = feat;
+        p->in[p->n_in++] = model;
+        p->out[p->n_out++] = scores;
+        if (with_csv) p->out[p->n_out++] = csv;
+        else free(csv);
+        p->out[p->n_out++] = wl;
+        present[3] = 1;
+    }
     free(store);
     return RTN_OK;
 }

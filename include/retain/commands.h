@@ -21,4 +21,7 @@ extern const char rtn_usage_ingest[];
 rtn_status rtn_cmd_train(MPI_Comm comm, int argc, char **argv);
 extern const char rtn_usage_train[];
 
+rtn_status rtn_cmd_score(MPI_Comm comm, int argc, char **argv);
+extern const char rtn_usage_score[];
+
 #endif
