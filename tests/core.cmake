@@ -1,6 +1,7 @@
 # Core infrastructure: partition, deterministic reduction, agreement, atomic outputs,
 # store round trip, inspect, command-line contract.
 rtn_add_unit_test(core.atomic test_atomic.c)
+rtn_add_unit_test(core.blas test_blas.c)
 rtn_add_test_exe(test_buckets test_buckets.c)
 rtn_add_mpi_test(core.buckets COMMAND $<TARGET_FILE:test_buckets>)
 rtn_add_test_exe(test_agree test_agree.c)
