@@ -85,5 +85,13 @@ R 1 run missing.ini >/dev/null 2>&1; [[ $? == 3 ]] || die "missing job file shou
 out=$(timeout 60 "${MPI[@]}" -n 2 -x SLURM_JOB_ID=1 -x SLURM_NTASKS=3 "$RETAIN_BIN" run job.ini 2>&1); code=$?
 [[ $code == 8 ]] || die "SLURM_NTASKS mismatch exit $code: $out"
 grep -q "SLURM_NTASKS=3" <<<"$out" || die "mismatch message: $out"
+# the README's demo job, every stage: data -> features -> train -> score
+out=$(R 2 run "$RETAIN_SOURCE_DIR/jobs/demo.job" --set job.output_dir=demo 2>&1) || die "demo job: $out"
+for f in store.h5 truth.h5 features.h5 model.h5 scores.h5 scores.csv warning-list.csv; do
+  [[ -s demo/$f ]] || die "demo job did not write $f"
+done
+[[ $(wc -l < demo/warning-list.csv) == 101 ]] || die "demo warning list should hold 100 customers"
+grep -q "AUC of the truth-based oracle" <<<"$out" || die "demo: no oracle AUC in the log"
+
 [[ $fail == 0 ]] && echo "run_pipeline: all checks passed"
 exit $fail
