@@ -29,9 +29,9 @@ def datasets(path):
     return out, attrs
 
 
-# 1. identical bundles at 1, 2, 3 ranks (every dataset and every model attribute)
+# 1. identical bundles at 1, 2, 3, 4 ranks (every dataset and every model attribute)
 ref, refa = datasets(f"{W}/b1.h5")
-for np_ in (2, 3):
+for np_ in (2, 3, 4):
     other, oa = datasets(f"{W}/b{np_}.h5")
     same = sorted(ref) == sorted(other) and all(np.array_equal(ref[k], other[k], equal_nan=True) if ref[k].dtype.kind == "f" else np.array_equal(ref[k], other[k]) for k in ref)
     skip = {"@created_at", "@created_by"}

@@ -24,4 +24,7 @@ extern const char rtn_usage_train[];
 rtn_status rtn_cmd_score(MPI_Comm comm, int argc, char **argv);
 extern const char rtn_usage_score[];
 
+rtn_status rtn_cmd_model(MPI_Comm comm, int argc, char **argv);
+extern const char rtn_usage_model[];
+
 #endif
