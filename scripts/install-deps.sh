@@ -10,7 +10,7 @@ PACKAGES=(
   libopenmpi-dev openmpi-bin openmpi-common libhdf5-openmpi-dev hdf5-tools
   libopenblas-dev libgsl-dev
   # parsing, crypto, JSON
-  libinih-dev libssl-dev libjansson-dev
+  libinih-dev libssl-dev libjansson-dev libxxhash-dev
   # sanitizers and fuzzing
   clang libclang-rt-14-dev
   # test oracles and benchmark peers (Debian's python3 modules live under /usr/bin/python3)

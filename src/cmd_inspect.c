@@ -18,7 +18,7 @@ const char rtn_usage_inspect[] =
     "Prints a summary of a transaction store and validates it: bucket offsets monotone and\n"
     "covering all rows, every row in the bucket its customer hashes to, rows ordered by\n"
     "(bucket, customer, time), dictionary codes in range, channel codes valid, the customer\n"
-    "count, and the per-bucket SHA-256 digests against /index/bucket_digest.\n"
+    "count, and the per-bucket XXH3-128 digests against /index/bucket_digest.\n"
     "\n"
     "  --json          print the summary as JSON on stdout\n"
     "  --quick         check the header and index only (no scan of the rows)\n"
@@ -78,7 +78,7 @@ static rtn_status scan_range(rtn_store *store, uint32_t b0, uint32_t b1, size_t 
             uint64_t rb = in->bucket_offsets[b], re = in->bucket_offsets[b + 1];
             size_t n = (size_t)(re - rb);
             rtn_bucket_hasher_rows(h, &blk, i, i + n);
-            rtn_bucket_hasher_final(h, digests + (size_t)b * 32);
+            rtn_bucket_hasher_final(h, digests + (size_t)b * RTN_BUCKET_DIGEST_BYTES);
             for (size_t k = i; k < i + n; k++) {
                 uint64_t row = rb + (k - i);
                 uint64_t cu = blk.customer[k];
@@ -178,7 +178,7 @@ rtn_status rtn_cmd_inspect(MPI_Comm comm, int argc, char **argv)
         rtn_phase_begin("scan");
         uint32_t b0, b1;
         rtn_store_my_buckets(store, comm, &b0, &b1);
-        unsigned char *dig = rtn_calloc(in->nbuckets, 32, "bucket digests");
+        unsigned char *dig = rtn_calloc(in->nbuckets, RTN_BUCKET_DIGEST_BYTES, "bucket digests");
         st = dig ? RTN_OK : RTN_ERR_NOMEM;
         if (st == RTN_OK) st = scan_range(store, b0, b1, (size_t)block_rows, &s, &fp, dig);
         if (st == RTN_OK) st = rtn_inject_failure("inspect-scan", rank);
@@ -191,11 +191,11 @@ rtn_status rtn_cmd_inspect(MPI_Comm comm, int argc, char **argv)
             MPI_Allreduce(lsum, sums, 2, MPI_INT64_T, MPI_SUM, comm);
             MPI_Allreduce(&s.time_min, &tmin, 1, MPI_INT64_T, MPI_MIN, comm);
             MPI_Allreduce(&s.time_max, &tmax, 1, MPI_INT64_T, MPI_MAX, comm);
-            MPI_Allreduce(MPI_IN_PLACE, dig, (int)in->nbuckets * 32, MPI_UNSIGNED_CHAR, MPI_BOR,
+            MPI_Allreduce(MPI_IN_PLACE, dig, (int)in->nbuckets * RTN_BUCKET_DIGEST_BYTES, MPI_UNSIGNED_CHAR, MPI_BOR,
                           comm);
             nprob = tot[2];
             /* compare with the stored digests */
-            unsigned char *stored = rtn_calloc(in->nbuckets, 32, "stored digests");
+            unsigned char *stored = rtn_calloc(in->nbuckets, RTN_BUCKET_DIGEST_BYTES, "stored digests");
             hid_t f;
             rtn_status dst = stored ? rtn_h5_open_read_local(path, &f) : RTN_ERR_NOMEM;
             if (dst == RTN_OK) {
@@ -212,7 +212,8 @@ rtn_status rtn_cmd_inspect(MPI_Comm comm, int argc, char **argv)
             }
             uint32_t bad_bucket = UINT32_MAX;
             for (uint32_t b = 0; digest_ok && b < in->nbuckets; b++)
-                if (memcmp(stored + (size_t)b * 32, dig + (size_t)b * 32, 32) != 0) {
+                if (memcmp(stored + (size_t)b * RTN_BUCKET_DIGEST_BYTES, dig + (size_t)b * RTN_BUCKET_DIGEST_BYTES,
+                           RTN_BUCKET_DIGEST_BYTES) != 0) {
                     digest_ok = 0;
                     bad_bucket = b;
                 }
@@ -224,7 +225,7 @@ rtn_status rtn_cmd_inspect(MPI_Comm comm, int argc, char **argv)
                 nprob = 1;
                 if (bad_bucket != UINT32_MAX)
                     snprintf(fp.what, sizeof fp.what, "bucket %u: content does not match its "
-                             "stored SHA-256 digest (data changed or damaged)", bad_bucket);
+                             "stored digest (data changed or damaged)", bad_bucket);
                 else
                     snprintf(fp.what, sizeof fp.what, "content digest does not match the "
                              "content_digest attribute (or /index/bucket_digest is unreadable)");

@@ -1,6 +1,7 @@
 #include "retain/store.h"
 
 #include <openssl/evp.h>
+#include <xxhash.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -138,8 +139,10 @@ void rtn_strdict_free(rtn_strdict *d)
 
 /* ---------------------------------------------------------------- digests */
 
+/* Per-bucket digests are XXH3-128 (xxHash): they detect damage and identify content at
+ * memory speed; the SHA-256 content digest over them identifies the whole store. */
 struct rtn_bucket_hasher {
-    EVP_MD_CTX *ctx;
+    XXH3_state_t *state;
     unsigned char buf[4096 * 49];
 };
 
@@ -147,17 +150,17 @@ rtn_status rtn_bucket_hasher_new(rtn_bucket_hasher **h)
 {
     *h = rtn_calloc(1, sizeof **h, "bucket hasher");
     if (!*h) return RTN_ERR_NOMEM;
-    (*h)->ctx = EVP_MD_CTX_new();
-    if (!(*h)->ctx) {
+    (*h)->state = XXH3_createState();
+    if (!(*h)->state) {
         free(*h);
         *h = NULL;
-        return rtn_fail(RTN_ERR_NOMEM, "cannot create a SHA-256 context");
+        return rtn_fail(RTN_ERR_NOMEM, "cannot create an XXH3 state");
     }
     rtn_bucket_hasher_reset(*h);
     return RTN_OK;
 }
 
-void rtn_bucket_hasher_reset(rtn_bucket_hasher *h) { EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL); }
+void rtn_bucket_hasher_reset(rtn_bucket_hasher *h) { XXH3_128bits_reset(h->state); }
 
 static inline unsigned char *put_le(unsigned char *p, uint64_t v, int nbytes)
 {
@@ -183,22 +186,23 @@ void rtn_bucket_hasher_rows(rtn_bucket_hasher *h, const rtn_txn_block *b, size_t
             p = put_le(p, (uint64_t)(uint8_t)b->channel[k], 1);
             p = put_le(p, b->basket[k], 8);
         }
-        EVP_DigestUpdate(h->ctx, h->buf, (size_t)(p - h->buf));
+        XXH3_128bits_update(h->state, h->buf, (size_t)(p - h->buf));
         i += n;
     }
 }
 
-void rtn_bucket_hasher_final(rtn_bucket_hasher *h, unsigned char out[32])
+void rtn_bucket_hasher_final(rtn_bucket_hasher *h, unsigned char out[RTN_BUCKET_DIGEST_BYTES])
 {
-    unsigned int len = 32;
-    EVP_DigestFinal_ex(h->ctx, out, &len);
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(h->state)); /* big-endian bytes */
+    memcpy(out, c.digest, RTN_BUCKET_DIGEST_BYTES);
     rtn_bucket_hasher_reset(h);
 }
 
 void rtn_bucket_hasher_free(rtn_bucket_hasher *h)
 {
     if (!h) return;
-    EVP_MD_CTX_free(h->ctx);
+    XXH3_freeState(h->state);
     free(h);
 }
 
@@ -222,7 +226,7 @@ void rtn_store_content_digest(uint32_t nbuckets, const unsigned char *bucket_dig
     unsigned char b8[8];
     put_le(b8, nbuckets, 8);
     EVP_DigestUpdate(ctx, b8, 8);
-    EVP_DigestUpdate(ctx, bucket_digests, (size_t)nbuckets * 32);
+    EVP_DigestUpdate(ctx, bucket_digests, (size_t)nbuckets * RTN_BUCKET_DIGEST_BYTES);
     hash_dict(ctx, "item", item);
     hash_dict(ctx, "category", category);
     hash_dict(ctx, "store", store);
@@ -246,7 +250,7 @@ struct rtn_store_writer {
     char *currency, *created_by, *provenance;
     /* digest state */
     rtn_bucket_hasher *hasher;
-    unsigned char *digests;      /* nbuckets x 32, only this rank's buckets filled */
+    unsigned char *digests;      /* nbuckets x RTN_BUCKET_DIGEST_BYTES, this rank's buckets */
     unsigned char *have;         /* nbuckets flags */
     uint32_t cur_bucket;         /* bucket being hashed */
     uint64_t next_row;           /* next expected row (UINT64_MAX before the first) */
@@ -282,7 +286,7 @@ rtn_status rtn_store_create(rtn_store_writer **wp, MPI_Comm comm, const char *pa
         w->nbuckets = meta->nbuckets;
         w->meta = *meta;
         w->offsets = rtn_malloc(sizeof(uint64_t) * (meta->nbuckets + 1u), "bucket offsets");
-        w->digests = rtn_calloc(meta->nbuckets, 32, "bucket digests");
+        w->digests = rtn_calloc(meta->nbuckets, RTN_BUCKET_DIGEST_BYTES, "bucket digests");
         w->have = rtn_calloc(meta->nbuckets, 1, "bucket digest flags");
         w->currency = strdup(meta->currency ? meta->currency : "XXX");
         w->created_by = strdup(meta->created_by ? meta->created_by : "");
@@ -357,7 +361,7 @@ static rtn_status hash_rows(rtn_store_writer *w, uint64_t row0, const rtn_txn_bl
         uint32_t b = w->cur_bucket;
         while (w->offsets[b + 1] <= row) {
             /* bucket b (possibly empty) is complete */
-            rtn_bucket_hasher_final(w->hasher, w->digests + (size_t)b * 32);
+            rtn_bucket_hasher_final(w->hasher, w->digests + (size_t)b * RTN_BUCKET_DIGEST_BYTES);
             w->have[b] = 1;
             b++;
         }
@@ -368,7 +372,7 @@ static rtn_status hash_rows(rtn_store_writer *w, uint64_t row0, const rtn_txn_bl
         i += take;
         row += take;
         if (row == end) {
-            rtn_bucket_hasher_final(w->hasher, w->digests + (size_t)b * 32);
+            rtn_bucket_hasher_final(w->hasher, w->digests + (size_t)b * RTN_BUCKET_DIGEST_BYTES);
             w->have[b] = 1;
             w->cur_bucket = b + 1 < w->nbuckets ? b + 1 : b;
         }
@@ -418,10 +422,10 @@ rtn_status rtn_store_finish(rtn_store_writer *w, rtn_status st)
     char hex[65] = {0};
     if (st == RTN_OK) {
         /* Buckets nobody wrote are empty: digest of no rows. Each bucket has one writer. */
-        unsigned char empty[32];
+        unsigned char empty[RTN_BUCKET_DIGEST_BYTES];
         rtn_bucket_hasher_reset(w->hasher);
         rtn_bucket_hasher_final(w->hasher, empty);
-        MPI_Allreduce(MPI_IN_PLACE, w->digests, (int)w->nbuckets * 32, MPI_UNSIGNED_CHAR, MPI_BOR,
+        MPI_Allreduce(MPI_IN_PLACE, w->digests, (int)w->nbuckets * RTN_BUCKET_DIGEST_BYTES, MPI_UNSIGNED_CHAR, MPI_BOR,
                       w->comm);
         MPI_Allreduce(MPI_IN_PLACE, w->have, (int)w->nbuckets, MPI_UNSIGNED_CHAR, MPI_BOR,
                       w->comm);
@@ -429,7 +433,7 @@ rtn_status rtn_store_finish(rtn_store_writer *w, rtn_status st)
             if (!w->have[b]) {
                 if (w->offsets[b + 1] != w->offsets[b])
                     st = rtn_fail(RTN_ERR_INTERNAL, "store writer: bucket %u was not written", b);
-                memcpy(w->digests + (size_t)b * 32, empty, 32);
+                memcpy(w->digests + (size_t)b * RTN_BUCKET_DIGEST_BYTES, empty, RTN_BUCKET_DIGEST_BYTES);
             }
         }
         rtn_store_content_digest(w->nbuckets, w->digests, w->meta.dict_item,
@@ -441,7 +445,7 @@ rtn_status rtn_store_finish(rtn_store_writer *w, rtn_status st)
         uint64_t d1[1] = {(uint64_t)w->nbuckets + 1};
         st = rtn_h5_write_small(w->comm, 0, f, "/index/bucket_offsets", H5T_STD_U64LE, 1, d1,
                                 w->offsets);
-        uint64_t d2[2] = {w->nbuckets, 32};
+        uint64_t d2[2] = {w->nbuckets, RTN_BUCKET_DIGEST_BYTES};
         if (st == RTN_OK)
             st = rtn_h5_write_small(w->comm, 0, f, "/index/bucket_digest", H5T_STD_U8LE, 2, d2,
                                     w->digests);

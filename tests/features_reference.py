@@ -373,7 +373,7 @@ def edge_store(path, seed=7, ncust=400):
         f["transactions/channel"] = df.channel.to_numpy(np.int8)
         f["transactions/basket"] = df.basket.to_numpy(np.uint64)
         f["index/bucket_offsets"] = boff
-        f["index/bucket_digest"] = np.zeros((B, 32), dtype=np.uint8)
+        f["index/bucket_digest"] = np.zeros((B, 16), dtype=np.uint8)
         f["dict/item"] = np.array([b"item%d" % i for i in range(30)], dtype=h5py.string_dtype("utf-8", 8))
         f["dict/category"] = np.array([b"cat%d" % i for i in range(ncat)], dtype=h5py.string_dtype("utf-8", 8))
         f["dict/store"] = np.array([b"store%d" % i for i in range(nstore)], dtype=h5py.string_dtype("utf-8", 8))

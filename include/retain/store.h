@@ -137,13 +137,15 @@ void rtn_store_scan_begin(rtn_store_scan *it, rtn_store *s, uint32_t b0, uint32_
 rtn_status rtn_store_scan_next(rtn_store_scan *it, rtn_txn_block *blk, uint32_t *bb0,
                                uint32_t *bb1);
 
-/* Per-bucket content digest helper (used by the writer and by `inspect --verify`):
- * SHA-256 over the bucket's rows serialized little-endian, row by row, in column order. */
+/* Per-bucket content digest helper (used by the writer and by `inspect`): XXH3-128 over
+ * the bucket's rows serialized little-endian, row by row, in column order; the 16 bytes
+ * are the canonical (big-endian) form of the 128-bit hash. */
+#define RTN_BUCKET_DIGEST_BYTES 16
 typedef struct rtn_bucket_hasher rtn_bucket_hasher;
 rtn_status rtn_bucket_hasher_new(rtn_bucket_hasher **h);
 void rtn_bucket_hasher_reset(rtn_bucket_hasher *h);
 void rtn_bucket_hasher_rows(rtn_bucket_hasher *h, const rtn_txn_block *blk, size_t i0, size_t i1);
-void rtn_bucket_hasher_final(rtn_bucket_hasher *h, unsigned char out[32]);
+void rtn_bucket_hasher_final(rtn_bucket_hasher *h, unsigned char out[RTN_BUCKET_DIGEST_BYTES]);
 void rtn_bucket_hasher_free(rtn_bucket_hasher *h);
 /* Content digest from all bucket digests and the dictionaries (hex, 64 chars + NUL). */
 void rtn_store_content_digest(uint32_t nbuckets, const unsigned char *bucket_digests,
