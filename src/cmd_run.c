@@ -63,6 +63,23 @@ static void plan_opt(stage_plan *p, const char *opt, const char *val)
     plan_arg(p, val);
 }
 
+#define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Forwards every present key of [section] as "--key value"; the values of the keys named in
+ * `files` (NULL-terminated, may be NULL) are also inputs of the stage (fingerprinted). */
+static void plan_keys(stage_plan *p, rtn_job *job, const char *section, const char *const *keys,
+                      size_t n, const char *const *files)
+{
+    for (size_t i = 0; i < n; i++) {
+        char opt[64];
+        snprintf(opt, sizeof opt, "--%s", keys[i]);
+        const char *v = rtn_job_get(job, section, keys[i]);
+        plan_opt(p, opt, v);
+        for (size_t f = 0; v && files && files[f]; f++)
+            if (strcmp(keys[i], files[f]) == 0 && p->n_in < MAX_IO) p->in[p->n_in++] = strdup(v);
+    }
+}
+
 static char *join_path(const char *dir, const char *name)
 {
     size_t n = strlen(dir) + strlen(name) + 2;
@@ -105,11 +122,7 @@ static rtn_status make_plans(rtn_job *job, const char *outdir, stage_plan *plans
         char *truth = join_path(outdir, "truth.h5");
         plan_opt(p, "--truth", truth);
         static const char *const keys[] = {"customers", "days", "start", "buckets"};
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-            char opt[64];
-            snprintf(opt, sizeof opt, "--%s", keys[i]);
-            plan_opt(p, opt, rtn_job_get(job, "generate", keys[i]));
-        }
+        plan_keys(p, job, "generate", keys, NKEYS(keys), NULL);
         plan_opt(p, "--seed", rtn_job_get_or(job, "generate", "seed", seed));
         p->out[p->n_out++] = strdup(store);
         p->out[p->n_out++] = truth;
@@ -120,15 +133,8 @@ static rtn_status make_plans(rtn_job *job, const char *outdir, stage_plan *plans
         plan_opt(p, "--out", store);
         static const char *const keys[] = {"format", "mapping", "key", "buckets",
                                            "max-reject-rate", "currency"};
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-            char opt[64];
-            snprintf(opt, sizeof opt, "--%s", keys[i]);
-            const char *v = rtn_job_get(job, "ingest", keys[i]);
-            plan_opt(p, opt, v);
-            if (v && (strcmp(keys[i], "mapping") == 0 || strcmp(keys[i], "key") == 0) &&
-                p->n_in < MAX_IO)
-                p->in[p->n_in++] = strdup(v);
-        }
+        static const char *const file_keys[] = {"mapping", "key", NULL};
+        plan_keys(p, job, "ingest", keys, NKEYS(keys), file_keys);
         char *rej = join_path(outdir, "rejects.csv");
         plan_opt(p, "--rejects", rej);
         const char *files = rtn_job_get(job, "ingest", "files");
@@ -161,14 +167,8 @@ static rtn_status make_plans(rtn_job *job, const char *outdir, stage_plan *plans
         plan_opt(p, "--store", store);
         char *feat = join_path(outdir, "features.h5");
         plan_opt(p, "--out", feat);
-        static const char *const keys[] = {"cutoff", "horizon", "lookback"};
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-            char opt[64];
-            snprintf(opt, sizeof opt, "--%s", keys[i]);
-            plan_opt(p, opt, rtn_job_get(job, "features", keys[i]));
-        }
-        const char *pop = rtn_job_get(job, "features", "population");
-        if (pop) plan_opt(p, "--population", pop);
+        static const char *const keys[] = {"cutoff", "horizon", "lookback", "population"};
+        plan_keys(p, job, "features", keys, NKEYS(keys), NULL);
         p->in[p->n_in++] = strdup(store);
         p->out[p->n_out++] = feat;
         present[1] = 1;
@@ -194,13 +194,8 @@ static rtn_status make_plans(rtn_job *job, const char *outdir, stage_plan *plans
                                            "budget", "churn-transforms", "k",
                                            "segment-features", "n-init", "clv-months",
                                            "discount", "margin", "warm-start"};
-        for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-            char opt[64];
-            snprintf(opt, sizeof opt, "--%s", keys[i]);
-            const char *v = rtn_job_get(job, "train", keys[i]);
-            plan_opt(p, opt, v);
-            if (v && strcmp(keys[i], "warm-start") == 0 && p->n_in < MAX_IO) p->in[p->n_in++] = strdup(v);
-        }
+        static const char *const files[] = {"warm-start", NULL};
+        plan_keys(p, job, "train", keys, NKEYS(keys), files);
         /* generated data comes with ground truth: report the oracle AUC and the ARI */
         if (strcmp(source, "generate") == 0) {
             char *truth = join_path(outdir, "truth.h5");

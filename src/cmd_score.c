@@ -227,13 +227,24 @@ static rtn_status write_warning_list(MPI_Comm comm, const char *path, uint64_t t
         char line[2048];
         for (size_t i = 0; i < k; i++) {
             size_t l = csv_line(line, m, c, loc[i].row, customer[loc[i].row]);
-            if (len + l >= cap) break; /* cannot happen: 512 bytes per line bound */
+            if (len + l > cap) {
+                char *grown = realloc(mine, 2 * cap + l);
+                if (!grown) {
+                    st = rtn_fail(RTN_ERR_NOMEM, "warning list: %zu bytes", 2 * cap + l);
+                    break;
+                }
+                mine = grown;
+                cap = 2 * cap + l;
+            }
             memcpy(mine + len, line, l);
             len += l;
             linelen[i] = (int)l;
             keys[2 * i] = loc[i].loss;
             memcpy(&keys[2 * i + 1], &loc[i].customer, 8);
         }
+    }
+    st = rtn_agree(comm, st); /* before the gathers: a rank that ran out of memory stops all */
+    if (st == RTN_OK) {
         int ml = (int)len, mk = (int)k;
         lens = malloc(sizeof(int) * (size_t)size);
         cnts = malloc(sizeof(int) * (size_t)size);
@@ -472,10 +483,11 @@ rtn_status rtn_cmd_score(MPI_Comm comm, int argc, char **argv)
     st = rtn_agree(comm, st);
     rtn_phase_begin("score:compute");
     double clvrow[RTN_CLV_N];
+    const int value_col = rtn_score_value_column(&m);
     for (size_t i = 0; st == RTN_OK && i < fd.n; i++) {
         for (int k = 0; k < RTN_CLV_N; k++) clvrow[k] = fd.clv[k] ? fd.clv[k][i] : NAN;
         rtn_score s;
-        st = rtn_score_customer(&m, fd.X + i * fd.d, fd.clv[0] ? clvrow : NULL, work, &s);
+        st = rtn_score_customer(&m, fd.X + i * fd.d, fd.clv[0] ? clvrow : NULL, value_col, work, &s);
         if (st) {
             rtn_fail_context(st, "'%s' row %" PRIu64, feat_path, fd.row0 + i);
             break;

@@ -514,10 +514,8 @@ static rtn_status train_churn(MPI_Comm comm, const train_opts *o, const rtn_feat
         } else {
             double wloc = 0, wsum = 0;
             for (size_t i = 0; i < n; i++) wloc += train[i];
-            MPI_Allreduce(&wloc, &wsum, 1, MPI_DOUBLE, MPI_SUM, comm); /* integer counts: exact */
-            if (o->balanced) {
-                /* balanced weights sum to n as well */
-            }
+            /* integer counts: exact; balanced class weights also sum to the row count */
+            MPI_Allreduce(&wloc, &wsum, 1, MPI_DOUBLE, MPI_SUM, comm);
             lo.lambda = rtn_logreg_lambda_from_C(o->C, wsum);
         }
         rtn_phase_begin("train:churn");
@@ -733,18 +731,19 @@ static rtn_status train_segments(MPI_Comm comm, const train_opts *o, const rtn_f
         m->seg_iterations = km.n_iter;
         m->seg_converged = km.converged;
         /* names from the centroids' z-scores; roles are positions in the segment space */
+        /* monetary role: monetary_total when segmented on, else monetary_mean */
         rtn_segment_roles roles = {-1, -1, -1, -1, -1};
+        int mon_total = -1, mon_mean = -1;
         for (size_t j = 0; j < ds; j++) {
             const char *nm = fd->feature_names[idx[j]];
-            if (strcmp(nm, "monetary_total") == 0) roles.monetary = (int)j;
-            else if (strcmp(nm, "monetary_mean") == 0 && roles.monetary < 0) roles.monetary = (int)j;
+            if (strcmp(nm, "monetary_total") == 0) mon_total = (int)j;
+            else if (strcmp(nm, "monetary_mean") == 0) mon_mean = (int)j;
             else if (strcmp(nm, "frequency") == 0) roles.frequency = (int)j;
             else if (strcmp(nm, "recency_days") == 0) roles.recency = (int)j;
             else if (strcmp(nm, "tenure_days") == 0) roles.tenure = (int)j;
             else if (strcmp(nm, "online_share") == 0) roles.online_share = (int)j;
         }
-        for (size_t j = 0; j < ds; j++)
-            if (strcmp(fd->feature_names[idx[j]], "monetary_total") == 0) roles.monetary = (int)j;
+        roles.monetary = mon_total >= 0 ? mon_total : mon_mean;
         char (*names)[RTN_SEGMENT_NAME_MAX] = calloc((size_t)k, RTN_SEGMENT_NAME_MAX);
         if (!names) st = RTN_ERR_NOMEM;
         else {

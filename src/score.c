@@ -33,8 +33,15 @@ int rtn_value_tier(const double cut[2], double value)
     return value >= cut[1] ? 2 : value >= cut[0] ? 1 : 0;
 }
 
+int rtn_score_value_column(const rtn_model *m)
+{
+    for (size_t j = 0; j < m->d; j++)
+        if (strcmp(m->feature_names[j], "monetary_total") == 0) return (int)j;
+    return -1;
+}
+
 rtn_status rtn_score_customer(const rtn_model *m, const double *x, const double *clv,
-                              double *work, rtn_score *out)
+                              int value_col, double *work, rtn_score *out)
 {
     size_t d = m->d;
     memset(out, 0, sizeof *out);
@@ -98,9 +105,6 @@ rtn_status rtn_score_customer(const rtn_model *m, const double *x, const double 
         out->expected_purchases = rtn_bgnbd_expected_purchases(&m->bgnbd, t, xx, tx, TT);
         if (m->has_gg) out->clv = rtn_clv_value(&m->bgnbd, &m->gg, &m->clv_opt, xx, tx, TT, mx);
     }
-    int jm = -1;
-    for (size_t j = 0; j < d; j++)
-        if (strcmp(m->feature_names[j], "monetary_total") == 0) jm = (int)j;
-    out->value = isfinite(out->clv) ? out->clv : (jm >= 0 ? x[jm] : 0.0);
+    out->value = isfinite(out->clv) ? out->clv : (value_col >= 0 ? x[value_col] : 0.0);
     return RTN_OK;
 }

@@ -85,6 +85,32 @@ R 1 run missing.ini >/dev/null 2>&1; [[ $? == 3 ]] || die "missing job file shou
 out=$(timeout 60 "${MPI[@]}" -n 2 -x SLURM_JOB_ID=1 -x SLURM_NTASKS=3 "$RETAIN_BIN" run job.ini 2>&1); code=$?
 [[ $code == 8 ]] || die "SLURM_NTASKS mismatch exit $code: $out"
 grep -q "SLURM_NTASKS=3" <<<"$out" || die "mismatch message: $out"
+# an ingest job: CSV exports through the data stage, key and mapping fingerprinted as inputs
+(umask 077 && head -c 32 /dev/urandom > ingest.key)
+cat > ingest.ini <<JOB
+[job]
+output_dir = out-ingest
+[ingest]
+files = $RETAIN_SOURCE_DIR/data-samples/online-retail-sample.csv
+mapping = $RETAIN_SOURCE_DIR/data-samples/online-retail.ini
+key = ingest.key
+buckets = 16
+max-reject-rate = 0.5
+[features]
+cutoff = 2010-12-02
+horizon = 1
+lookback = 30
+population = all
+JOB
+out=$(R 2 run ingest.ini 2>&1) || die "ingest job: $out"
+grep -q "stage data      running: retain ingest --out out-ingest/store.h5 --mapping .*online-retail.ini --key ingest.key --buckets 16 --max-reject-rate 0.5 --rejects out-ingest/rejects.csv .*online-retail-sample.csv" <<<"$out" || die "ingest stage command: $out"
+grep -q "stage features  running: .*--population all" <<<"$out" || die "features stage command: $out"
+[[ -s out-ingest/store.h5 && -s out-ingest/rejects.csv && -s out-ingest/features.h5 ]] || die "ingest job outputs"
+grep -q '"ingest.key"' out-ingest/.retain/data.json || die "the key file is not an input of the data stage"
+touch ingest.key
+out=$(R 2 run ingest.ini 2>&1) || die "ingest job re-run: $out"
+grep -q "stage data      running" <<<"$out" || die "a changed key file must re-run the data stage: $out"
+
 # the README's demo job, every stage: data -> features -> train -> score
 out=$(R 2 run "$RETAIN_SOURCE_DIR/jobs/demo.job" --set job.output_dir=demo 2>&1) || die "demo job: $out"
 for f in store.h5 truth.h5 features.h5 model.h5 scores.h5 scores.csv warning-list.csv; do

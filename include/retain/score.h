@@ -42,10 +42,15 @@ typedef struct {
     double reason_contribution[RTN_SCORE_REASONS]; /* coef_std * standardized value (log-odds) */
 } rtn_score;
 
+/* Column of monetary_total in the bundle's feature spec (-1 when absent): the value used
+ * when the bundle has no CLV model. Look it up once, outside the per-customer loop. */
+int rtn_score_value_column(const rtn_model *m);
+
 /* Scores one customer: x = d features (original units, the bundle's order), clv = the five
- * CLV summary columns (RTN_CLV_*; NULL to skip CLV). work: at least 2*d doubles. */
+ * CLV summary columns (RTN_CLV_*; NULL to skip CLV), value_col from rtn_score_value_column.
+ * work: at least 2*d doubles. */
 rtn_status rtn_score_customer(const rtn_model *m, const double *x, const double *clv,
-                              double *work, rtn_score *out);
+                              int value_col, double *work, rtn_score *out);
 
 /* Value tier from the two cut points (medium from cut[0], high from cut[1]). */
 int rtn_value_tier(const double cut[2], double value);
