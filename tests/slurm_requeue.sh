@@ -101,9 +101,20 @@ else
     fi
     grep -q "stage data      up to date, skipped" <<<"$second" || die "restart did not skip the data stage"
     grep -q "stage data      running" <<<"$second" && die "restart re-ran the data stage"
-    grep -q "stage features  running" <<<"$second" || die "restart did not re-run the interrupted features stage"
     grep -q "retain job $id: ended by SIGTERM from Slurm" <<<"$first" || die "first start: no summary naming the SIGTERM"
-    grep -q "stages: data: skipped  features: ran" <<<"$second" || die "summary stage list missing"
+    if grep -q "stage features  up to date, skipped" <<<"$second"; then
+        # the SIGKILL came after the features stage had written its output and stamp (its
+        # last log lines can be lost with the process): then the restart must skip it, and
+        # the file must be the first start's, untouched by the restart
+        restart_at=$(sed -n 's/^\[retrain \([^]]*\)\] restart:.*/\1/p' <<<"$second" | head -n 1)
+        [[ -n $restart_at ]] || die "restart time not logged"
+        (( $(stat -c %Y out-slurm/features.h5) <= $(date -d "$restart_at" +%s) )) ||
+            die "features.h5 was rewritten although the restart skipped the stage"
+        grep -q "stages: data: skipped  features: skipped" <<<"$second" || die "summary stage list missing"
+    else
+        grep -q "stage features  running" <<<"$second" || die "restart did not re-run the interrupted features stage"
+        grep -q "stages: data: skipped  features: ran" <<<"$second" || die "summary stage list missing"
+    fi
 fi
 grep -q "retain job $id: finished" <<<"$second" || die "no final summary"
 [[ $(grep -c "retain job $id: finished" <<<"$out") == 1 ]] || die "more than one finished summary"
