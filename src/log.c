@@ -177,6 +177,21 @@ void rtn_summary_set_str(const char *section, const char *key, const char *v)
     json_object_set_new(rtn_summary_section(section), key, json_string(v ? v : ""));
 }
 
+/* Bytes this process moved through read/write system calls (rchar, wchar of /proc/self/io;
+ * page-cache hits included, memory-mapped access not). Zero where the file is missing. */
+static void read_io_counters(unsigned long long io[2])
+{
+    io[0] = io[1] = 0;
+    FILE *f = fopen("/proc/self/io", "r");
+    if (!f) return;
+    char line[128];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "rchar:", 6) == 0) io[0] = strtoull(line + 6, NULL, 10);
+        else if (strncmp(line, "wchar:", 6) == 0) io[1] = strtoull(line + 6, NULL, 10);
+    }
+    fclose(f);
+}
+
 rtn_status rtn_summary_finish(MPI_Comm comm, rtn_status st, const char *path)
 {
     /* Phase lists can differ between ranks when one failed early: reduce by rank 0's
@@ -199,6 +214,9 @@ rtn_status rtn_summary_finish(MPI_Comm comm, rtn_status st, const char *path)
     getrusage(RUSAGE_SELF, &ru);
     long rss_local = ru.ru_maxrss, rss_max = 0;
     MPI_Reduce(&rss_local, &rss_max, 1, MPI_LONG, MPI_MAX, 0, comm);
+    unsigned long long io_local[2], io_sum[2] = {0, 0};
+    read_io_counters(io_local);
+    MPI_Reduce(io_local, io_sum, 2, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, comm);
 
     rtn_status wst = RTN_OK;
     if (log_rank == 0) {
@@ -214,6 +232,8 @@ rtn_status rtn_summary_finish(MPI_Comm comm, rtn_status st, const char *path)
         json_object_set_new(root, "ranks", json_integer(log_size));
         json_object_set_new(root, "wall_seconds", json_real(rtn_elapsed()));
         json_object_set_new(root, "peak_rss_mb_max_rank", json_real((double)rss_max / 1024.0));
+        json_object_set_new(root, "bytes_read", json_integer((json_int_t)io_sum[0]));
+        json_object_set_new(root, "bytes_written", json_integer((json_int_t)io_sum[1]));
         json_object_set_new(root, "exit_status", json_integer(st));
         json_object_set_new(root, "status", json_string(rtn_status_name(st)));
         if (st != RTN_OK) json_object_set_new(root, "error", json_string(rtn_errmsg()));
