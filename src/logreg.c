@@ -22,6 +22,9 @@
 #include "retain/log.h"
 
 #define RTN_LR_BLOCK 256
+#ifndef RTN_LR_PREFETCH_LOCALITY
+#define RTN_LR_PREFETCH_LOCALITY 2
+#endif
 
 /* Run-time dispatch of the data-pass kernels (GCC function multi-versioning); sanitizer
  * builds and other compilers use the baseline version. */
@@ -441,9 +444,15 @@ static inline __attribute__((always_inline)) void block_grad(const double *restr
 /* Loss, residual and curvature of a block; returns the weighted loss sum and adds sum D. */
 static inline __attribute__((always_inline)) double block_loss(size_t nr, const double *restrict y, const double *restrict s,
                          double *restrict z_r, double *restrict D, double *restrict lossv,
-                         double *dsum)
+                         double *dsum, const double *next, size_t next_vals)
 {
-    for (size_t i = 0; i < nr; i++) {
+    /* The loss is compute bound and the margin of the next block is memory bound: fetching
+     * the next block while this one computes keeps the memory stream busy. */
+    size_t pf_per_chunk = (next_vals + nr - 1) / nr; /* cache lines per 8 rows */
+    for (size_t c = 0, q = 0; c < nr; c += 8) {
+        for (size_t e = 0; e < pf_per_chunk && q < next_vals; e++, q += 8)
+            __builtin_prefetch(next + q, 0, RTN_LR_PREFETCH_LOCALITY);
+    for (size_t i = c; i < c + 8; i++) {
         double t = z_r[i];
         double a = fabs(t);
         double e = expm_k(a);
@@ -455,6 +464,7 @@ static inline __attribute__((always_inline)) double block_loss(size_t nr, const 
         lossv[i] = si * ((l + pos) - yi * t); /* log(1+exp(t)) - y t */
         z_r[i] = si * (p - yi);
         D[i] = si * (e * inv * inv); /* p (1-p) without cancellation */
+    }
     }
     *dsum += lanesum(D, nr);
     return lanesum(lossv, nr);
@@ -474,8 +484,10 @@ static void bucket_eval(const rtn_logreg_problem *p, uint32_t k, const double *x
         size_t nr = (size_t)(m8 - o < RTN_LR_BLOCK ? m8 - o : RTN_LR_BLOCK);
         const double *base = p->Xp + (r0 + o) * d;
         block_margin(base, nr, d, x, z);
+        uint64_t on = o + nr;
+        size_t next_rows = (size_t)(on >= m8 ? 0 : (m8 - on < RTN_LR_BLOCK ? m8 - on : RTN_LR_BLOCK));
         part[0] += block_loss(nr, p->y + r0 + o, p->s + r0 + o, z, p->D + r0 + o, lossv,
-                              &part[1]);
+                              &part[1], base + nr * d, next_rows * d);
         block_grad(base, nr, d, z, part + 2);
     }
 }
