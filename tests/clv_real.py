@@ -306,9 +306,13 @@ def online_retail(work):
     # alpha and a+b: it must fall as pi grows, and stay below the no-dropout limit
     prof = []
     for pi in (1e-2, 1e-3, 1e-4, 1e-5):
-        f = lambda lp: -bg_ll(np.array([lp[0], lp[1], np.log(pi) + lp[2], np.log1p(-pi) + lp[2]]), s9)
+        # log(a+b) is kept in [-20, 20]: below that the log-gamma differences lose all
+        # precision and the optimizer would climb on rounding noise
+        def f(lp):
+            k = min(max(lp[2], -20.0), 20.0)
+            return -bg_ll(np.array([lp[0], lp[1], np.log(pi) + k, np.log1p(-pi) + k]), s9)
         fits = []
-        for k in (4, 0, -4, -12, -25):
+        for k in (4, 0, -4, -12, -19):
             r = optimize.minimize(f, [nbd.x[0], nbd.x[1], k], method="Nelder-Mead",
                                   options={"xatol": 1e-10, "fatol": 1e-11, "maxiter": 20000,
                                            "maxfev": 40000})
