@@ -609,12 +609,21 @@ rtn_status rtn_bgnbd_fit(MPI_Comm comm, const rtn_clv_data *d, const rtn_bgnbd_o
     out->hessian_ok = fo.hessian_ok;
     rtn_debug("BG/NBD: r=%.6g alpha=%.6g a=%.6g b=%.6g LL=%.6f after %d iterations (%ld evals)",
               fo.P[0], fo.P[1], fo.P[2], fo.P[3], fo.ll, fo.iterations, c.nevals);
+    /* A mean dropout probability a/(a+b) running to 0 is the known boundary case: the
+     * likelihood keeps rising towards the NBD model without dropout (docs/clv.md, Online
+     * Retail at cutoff 2011-09-01), so no interior maximum exists to converge to. */
+    double mean_dropout = fo.P[2] / (fo.P[2] + fo.P[3]);
     if (!fo.converged)
         return rtn_fail(RTN_ERR_NUMERIC,
                         "BG/NBD: no convergence after %d iterations (|gradient| = %.3g > %.3g) "
-                        "at r=%.4g alpha=%.4g a=%.4g b=%.4g; very large a and b mean the data "
-                        "show no sign of dropout",
-                        fo.iterations, fo.gnorm, o.gtol, fo.P[0], fo.P[1], fo.P[2], fo.P[3]);
+                        "at r=%.4g alpha=%.4g a=%.4g b=%.4g (LL %.6f)%s",
+                        fo.iterations, fo.gnorm, o.gtol, fo.P[0], fo.P[1], fo.P[2], fo.P[3],
+                        fo.ll,
+                        mean_dropout < 1e-3
+                            ? "; the mean dropout probability a/(a+b) is heading to 0: the data "
+                              "show no sign of dropout and the likelihood is highest on the "
+                              "boundary (the NBD model without dropout)"
+                            : "; very large a and b mean the data show no sign of dropout");
     return RTN_OK;
 }
 

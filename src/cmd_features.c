@@ -228,6 +228,8 @@ rtn_status rtn_cmd_features(MPI_Comm comm, int argc, char **argv)
         meta.store_digest = in->digest;
         meta.currency = in->currency;
         meta.created_by = rtn_command_line();
+        meta.category_names = (const char *const *)in->dict_category.s;
+        meta.n_category_names = in->dict_category.n;
         st = rtn_features_write(comm, out_path, &rows, &meta);
         rtn_phase_end("write");
     }

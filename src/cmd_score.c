@@ -27,8 +27,9 @@ const char rtn_usage_score[] =
     "Scores every customer of FEATURES with the model bundle: churn probability, risk tier,\n"
     "segment, value (the lifetime value when the bundle has a CLV model, else monetary_total),\n"
     "P(alive), the three features raising the risk most, the expected loss (probability x\n"
-    "value) and the recommended retention action (docs/scoring.md). The output is identical\n"
-    "for any number of ranks and holds no raw customer identifiers.\n"
+    "value), the recommended retention action and the preferred category for a coupon\n"
+    "(docs/scoring.md). The output is identical for any number of ranks and holds no raw\n"
+    "customer identifiers.\n"
     "\n"
     "  --model BUNDLE       model bundle from retain train\n"
     "  --features FEATURES  features file (the same feature spec as the bundle)\n"
@@ -72,6 +73,8 @@ typedef struct {
     int8_t *tier, *action, *vtier;
     int32_t *segment;
     int16_t *reason; /* n x 3 */
+    const int32_t *preferred_category; /* the features file's codes (not owned) */
+    char *const *category_names;       /* the features file's category dictionary */
 } score_cols;
 
 static void cols_free(score_cols *c)
@@ -121,13 +124,16 @@ static size_t csv_line(char *buf, const rtn_model *m, const score_cols *c, size_
         int16_t j = c->reason[i * RTN_SCORE_REASONS + r];
         if (j >= 0) csv_field(&p, m->feature_names[j]);
     }
-    p += sprintf(p, ",%s\n", rtn_action_names[c->action[i]]);
+    p += sprintf(p, ",%s,", rtn_action_names[c->action[i]]);
+    /* category names come from the customer's data: quoted like any CSV text */
+    if (c->preferred_category[i] >= 0) csv_field(&p, c->category_names[c->preferred_category[i]]);
+    *p++ = '\n';
     return (size_t)(p - buf);
 }
 
 static const char csv_header[] =
     "customer,churn_probability,risk_tier,segment_id,segment_name,value,value_tier,clv,"
-    "p_alive,expected_loss,reason_1,reason_2,reason_3,action\n";
+    "p_alive,expected_loss,reason_1,reason_2,reason_3,action,preferred_category\n";
 
 /* Collective: every rank formats its rows, writes them at its byte offset with MPI-IO into
  * a temporary file; rank 0 renames it. */
@@ -347,6 +353,7 @@ static rtn_status write_scores(MPI_Comm comm, const char *path, const rtn_model 
         {"/scores/expected_loss", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, c->loss, 1},
         {"/scores/reasons", H5T_STD_I16LE, H5T_NATIVE_INT16, c->reason, RTN_SCORE_REASONS},
         {"/scores/action", H5T_STD_I8LE, H5T_NATIVE_INT8, c->action, 1},
+        {"/scores/preferred_category", H5T_STD_I32LE, H5T_NATIVE_INT32, c->preferred_category, 1},
     };
     for (size_t i = 0; i < sizeof cols / sizeof cols[0] && st == RTN_OK; i++) {
         hid_t d;
@@ -378,6 +385,9 @@ static rtn_status write_scores(MPI_Comm comm, const char *path, const rtn_model 
         st = rtn_h5_write_strings(comm, 0, o.file, "/names/risk_tier", rtn_risk_tier_names, RTN_RISK_TIERS);
     if (st == RTN_OK)
         st = rtn_h5_write_strings(comm, 0, o.file, "/names/value_tier", rtn_value_tier_names, RTN_VALUE_TIERS);
+    if (st == RTN_OK)
+        st = rtn_h5_write_strings(comm, 0, o.file, "/names/category", (const char *const *)fd->category_names,
+                                  fd->n_category_names);
     if (st == RTN_OK && m->has_segments) {
         st = rtn_h5_write_strings(comm, 0, o.file, "/names/segment", (const char *const *)m->segment_name, (size_t)m->k);
         uint64_t dims[1] = {(uint64_t)m->k};
@@ -462,6 +472,8 @@ rtn_status rtn_cmd_score(MPI_Comm comm, int argc, char **argv)
         st = rtn_fail(RTN_ERR_DATA, "'%s' has no churn model: nothing to score", model_path);
     score_cols c = {0};
     c.n = fd.n;
+    c.preferred_category = fd.preferred_category;
+    c.category_names = fd.category_names;
     size_t n1 = fd.n + 1;
     double *work = NULL;
     if (st == RTN_OK) {

@@ -838,6 +838,14 @@ static rtn_status train_clv(MPI_Comm comm, const train_opts *o, const rtn_featur
     rtn_phase_begin("train:clv");
     st = rtn_gg_fit(comm, &cd, NULL, &gg);
     rtn_phase_end("train:clv");
+    if (st == RTN_ERR_DATA && gg.n_used == 0) {
+        /* an event log without amounts (or all-zero spend): nothing to fit, not an error */
+        rtn_info("train: Gamma-Gamma skipped: no repeat customer has a positive spend, so the "
+                 "bundle has BG/NBD only and no spend model");
+        rtn_summary_set_str("train.clv", "gamma_gamma_status", "skipped: no recorded spend");
+        rtn_clear_error();
+        return RTN_OK;
+    }
     if (st) {
         rtn_warn("train: Gamma-Gamma fit failed, CLV uses no spend model: %s", rtn_errmsg());
         rtn_summary_set_str("train.clv", "gamma_gamma_status", rtn_errmsg());

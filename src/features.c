@@ -87,6 +87,10 @@ struct rtn_features_ctx {
     uint32_t *cat_stamp, *store_stamp;
     int64_t *cat_sum;
     int32_t *cat_touched;
+    /* preferred category: spend and purchase lines per category in the lookback window */
+    uint32_t *pref_stamp;
+    int64_t *pref_spend, *pref_lines;
+    int32_t *pref_touched;
     rtn_features_counts counts;
     /* data quality */
     uint8_t *daymap;
@@ -120,7 +124,12 @@ rtn_status rtn_features_ctx_new(rtn_features_ctx **out, const rtn_features_param
     c->cat_sum = rtn_calloc(nc ? nc : 1, sizeof *c->cat_sum, "category sums");
     c->cat_touched = rtn_calloc(nc ? nc : 1, sizeof *c->cat_touched, "category list");
     c->store_stamp = rtn_calloc(ns ? ns : 1, sizeof *c->store_stamp, "store marks");
-    if (!c->cat_stamp || !c->cat_sum || !c->cat_touched || !c->store_stamp) {
+    c->pref_stamp = rtn_calloc(nc ? nc : 1, sizeof *c->pref_stamp, "category marks");
+    c->pref_spend = rtn_calloc(nc ? nc : 1, sizeof *c->pref_spend, "category spend");
+    c->pref_lines = rtn_calloc(nc ? nc : 1, sizeof *c->pref_lines, "category lines");
+    c->pref_touched = rtn_calloc(nc ? nc : 1, sizeof *c->pref_touched, "category list");
+    if (!c->cat_stamp || !c->cat_sum || !c->cat_touched || !c->store_stamp || !c->pref_stamp ||
+        !c->pref_spend || !c->pref_lines || !c->pref_touched) {
         rtn_features_ctx_free(c);
         return RTN_ERR_NOMEM;
     }
@@ -138,6 +147,10 @@ void rtn_features_ctx_free(rtn_features_ctx *c)
     free(c->cat_sum);
     free(c->cat_touched);
     free(c->store_stamp);
+    free(c->pref_stamp);
+    free(c->pref_spend);
+    free(c->pref_lines);
+    free(c->pref_touched);
     free(c->daymap);
     free(c->heap);
     free(c);
@@ -245,7 +258,9 @@ static rtn_status rows_reserve(rtn_features_rows *r, size_t need)
     if (clv) r->clv = clv;
     int64_t *k = realloc(r->rfm_key, nc * RTN_RFM_N * sizeof *k);
     if (k) r->rfm_key = k;
-    if (!cu || !X || !lb || !clv || !k)
+    int32_t *pc = realloc(r->preferred_category, nc * sizeof *pc);
+    if (pc) r->preferred_category = pc;
+    if (!cu || !X || !lb || !clv || !k || !pc)
         return rtn_fail(RTN_ERR_NOMEM, "out of memory: %zu feature rows", nc);
     r->cap = nc;
     return RTN_OK;
@@ -258,6 +273,7 @@ void rtn_features_rows_free(rtn_features_rows *r)
     free(r->label);
     free(r->clv);
     free(r->rfm_key);
+    free(r->preferred_category);
     memset(r, 0, sizeof *r);
 }
 
@@ -412,14 +428,17 @@ static rtn_status one_customer(rtn_features_ctx *c, const rtn_txn_block *blk, si
     if (stamp == 0) { /* wrapped: reset the marks */
         memset(c->cat_stamp, 0, (size_t)c->p.n_categories * sizeof *c->cat_stamp);
         memset(c->store_stamp, 0, (size_t)c->p.n_stores * sizeof *c->store_stamp);
+        memset(c->pref_stamp, 0, (size_t)c->p.n_categories * sizeof *c->pref_stamp);
         stamp = c->stamp = 1;
     }
-    size_t ncat = 0, nstore = 0;
+    size_t ncat = 0, nstore = 0, npref = 0;
+    int64_t pref_total = 0;
     const int32_t *cat = blk->category, *sto = blk->store;
     for (size_t j = 0; j < nr; j++) {
         const brun *h = &R[R[j].head];
         if (h->t >= C) continue;
         int purchase = h->net > 0 || (h->net == 0 && c->p.zero_value_purchases);
+        int in_window = purchase && h->t >= c->t_look;
         for (size_t k = R[j].r0; k < R[j].r1; k++) {
             int64_t v = am[k];
             if (v > 0) G += v;
@@ -447,6 +466,31 @@ static rtn_status one_customer(rtn_features_ctx *c, const rtn_txn_block *blk, si
                 }
                 c->cat_sum[g] += v;
             }
+            if (g >= 0 && in_window && v >= 0) {
+                if (g >= c->p.n_categories)
+                    return rtn_fail(RTN_ERR_FORMAT, "block row %zu: category code %d outside the "
+                                    "dictionary (%d entries)", k, g, c->p.n_categories);
+                if (c->pref_stamp[g] != stamp) {
+                    c->pref_stamp[g] = stamp;
+                    c->pref_spend[g] = c->pref_lines[g] = 0;
+                    c->pref_touched[npref++] = g;
+                }
+                c->pref_spend[g] += v;
+                c->pref_lines[g]++;
+                pref_total += v;
+            }
+        }
+    }
+    /* Most spend; most purchase lines when the window's spend is zero (logs without
+     * amounts); ties to the lowest code, so the result does not depend on row order. */
+    int32_t pref = -1;
+    int64_t pref_best = -1;
+    for (size_t i = 0; i < npref; i++) {
+        int32_t g = c->pref_touched[i];
+        int64_t w = pref_total > 0 ? c->pref_spend[g] : c->pref_lines[g];
+        if (w > pref_best || (w == pref_best && g < pref)) {
+            pref_best = w;
+            pref = g;
         }
     }
     double entropy = 0, top = 0;
@@ -504,6 +548,7 @@ static rtn_status one_customer(rtn_features_ctx *c, const rtn_txn_block *blk, si
     x[RTN_F_MEAN_BASKET_QUANTITY] = (double)qsum / nbd;
 
     out->customer[i] = blk->customer[a];
+    out->preferred_category[i] = pref;
     if (!c->p.labels_known) {
         out->label[i] = -1;
     } else if (hold_days > 0) {
@@ -721,6 +766,14 @@ rtn_status rtn_features_write(MPI_Comm comm, const char *path, const rtn_feature
         snprintf(name, sizeof name, "/customers/%s", rtn_clv_names[j]);
         st = write_col(f, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, N, 0, row0, n, col, NULL, 0);
     }
+    if (st == RTN_OK)
+        st = write_col(f, "/customers/preferred_category", H5T_STD_I32LE, H5T_NATIVE_INT32, N, 0,
+                       row0, n, rows->preferred_category, NULL, 0);
+    /* the store's dictionary travels with the codes, so scores can name the category
+     * without the store */
+    if (st == RTN_OK)
+        st = rtn_h5_write_strings(comm, 0, f, "/customers/category_names", m->category_names,
+                                  m->n_category_names);
     if (st == RTN_OK) {
         uint64_t dims[1] = {(uint64_t)m->nbuckets + 1};
         st = rtn_h5_write_small(comm, 0, f, "/customers/bucket_offsets", H5T_STD_U64LE, 1, dims,
@@ -846,6 +899,8 @@ void rtn_features_data_free(rtn_features_data *d)
     free(d->rfm_m);
     free(d->rfm_segment);
     for (int j = 0; j < RTN_CLV_N; j++) free(d->clv[j]);
+    free(d->preferred_category);
+    rtn_strings_free(d->category_names, d->n_category_names);
     rtn_strings_free(d->feature_names, d->d);
     rtn_strings_free(d->segment_names, d->n_segments);
     free(d->store_path);
@@ -854,7 +909,8 @@ void rtn_features_data_free(rtn_features_data *d)
 
 /* Header, sizes and bucket offsets: same metadata calls on every rank (the file is
  * opened with collective metadata operations). */
-static rtn_status load_header(hid_t f, const char *path, rtn_features_data *d, uint64_t **offs)
+static rtn_status load_header(hid_t f, const char *path, rtn_features_data *d, uint64_t **offs,
+                              int *has_pref)
 {
     char fmt[64] = "";
     if (H5Aexists(f, "format") <= 0 || rtn_h5_read_attr_str(f, "format", fmt, sizeof fmt) ||
@@ -923,6 +979,16 @@ static rtn_status load_header(hid_t f, const char *path, rtn_features_data *d, u
             return rtn_fail(RTN_ERR_FORMAT, "%s has %llu rows, expected %llu", name,
                             (unsigned long long)dims[0], (unsigned long long)N);
     }
+    /* files written before the preferred category existed lack both datasets */
+    *has_pref = rtn_h5_exists(f, "/customers/preferred_category");
+    if (*has_pref) {
+        RTN_TRY(rtn_h5_dims(f, "/customers/preferred_category", &r, dims));
+        if (r != 1 || dims[0] != N)
+            return rtn_fail(RTN_ERR_FORMAT, "/customers/preferred_category has %llu rows, "
+                            "expected %llu", (unsigned long long)dims[0], (unsigned long long)N);
+        RTN_TRY(rtn_h5_read_strings(f, "/customers/category_names", &d->category_names,
+                                    &d->n_category_names));
+    }
     RTN_TRY(rtn_h5_dims(f, "/customers/bucket_offsets", &r, dims));
     if (r != 1 || dims[0] != B + 1)
         return rtn_fail(RTN_ERR_FORMAT, "/customers/bucket_offsets has %llu entries, expected %llu",
@@ -962,7 +1028,8 @@ rtn_status rtn_features_load(MPI_Comm comm, const char *path, rtn_features_data 
     hid_t f;
     RTN_TRY(rtn_h5_open_read(comm, path, &f));
     uint64_t *offs = NULL;
-    rtn_status st = load_header(f, path, d, &offs);
+    int has_pref = 0;
+    rtn_status st = load_header(f, path, d, &offs, &has_pref);
     st = rtn_agree(comm, st);
     if (st == RTN_OK) {
         int rank, size;
@@ -1001,6 +1068,24 @@ rtn_status rtn_features_load(MPI_Comm comm, const char *path, rtn_features_data 
     for (size_t j = 0; j < sizeof cols / sizeof cols[0] && st == RTN_OK; j++) {
         st = read_col(f, cols[j].name, cols[j].type, d->row0, d->n, cols[j].width, cols[j].elem,
                       cols[j].dst);
+        st = rtn_agree(comm, st);
+    }
+    if (st == RTN_OK && has_pref) {
+        st = read_col(f, "/customers/preferred_category", H5T_NATIVE_INT32, d->row0, d->n, 1, 4,
+                      (void **)&d->preferred_category);
+        for (size_t i = 0; st == RTN_OK && i < d->n; i++)
+            if (d->preferred_category[i] < -1 ||
+                d->preferred_category[i] >= (int64_t)d->n_category_names)
+                st = rtn_fail(RTN_ERR_FORMAT, "/customers/preferred_category row %llu: code %d "
+                              "outside the %zu category names",
+                              (unsigned long long)(d->row0 + i), d->preferred_category[i],
+                              d->n_category_names);
+        st = rtn_agree(comm, st);
+    } else if (st == RTN_OK) {
+        d->preferred_category = rtn_malloc((d->n ? d->n : 1) * sizeof *d->preferred_category,
+                                           "preferred category");
+        if (!d->preferred_category) st = RTN_ERR_NOMEM;
+        for (size_t i = 0; st == RTN_OK && i < d->n; i++) d->preferred_category[i] = -1;
         st = rtn_agree(comm, st);
     }
     if (st) st = rtn_fail_context(st, "features file '%s'", path);

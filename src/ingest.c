@@ -282,6 +282,15 @@ static int mapping_ini_handler(void *user, const char *section, const char *name
             snprintf(m->category_const, sizeof m->category_const, "%s", value);
             return 1;
         }
+        if (!strcasecmp(name, "amount")) {
+            int64_t mant;
+            int sc;
+            if (strlen(value) >= sizeof m->amount_const ||
+                rtn_ingest_parse_decimal(value, strlen(value), &mant, &sc) != 0)
+                BAD("[values] amount '%s' is not a decimal number", value);
+            snprintf(m->amount_const, sizeof m->amount_const, "%s", value);
+            return 1;
+        }
         if (!strcasecmp(name, "category_from_item_prefix")) {
             char *e;
             long v = strtol(value, &e, 10);
@@ -317,12 +326,24 @@ static rtn_status mapping_check(const rtn_ingest_mapping *m, const char *where)
         return rtn_fail(RTN_ERR_CONFIG, "%s: no time column mapped", where);
     int has_amount = m->column[RTN_ING_AMOUNT][0] != 0;
     int has_price = m->column[RTN_ING_UNIT_PRICE][0] != 0;
-    if (has_amount && has_price)
-        return rtn_fail(RTN_ERR_CONFIG, "%s: map either amount or unit_price (amount = quantity x "
-                        "unit_price), not both", where);
-    if (!has_amount && !has_price)
-        return rtn_fail(RTN_ERR_CONFIG, "%s: map an amount column, or quantity and unit_price",
+    int has_const = m->amount_const[0] != 0;
+    if (has_amount + has_price + has_const > 1)
+        return rtn_fail(RTN_ERR_CONFIG, "%s: give one of an amount column, a unit_price column "
+                        "(amount = quantity x unit_price) or a constant [values] amount", where);
+    if (!has_amount && !has_price && !has_const)
+        return rtn_fail(RTN_ERR_CONFIG, "%s: map an amount column, or quantity and unit_price, "
+                        "or set a constant [values] amount (e.g. 0 for a log without spend)",
                         where);
+    if (has_const) {
+        int64_t mant, minor;
+        int sc;
+        /* the currency exponent may come after the amount in the file, so it is checked here */
+        if (rtn_ingest_parse_decimal(m->amount_const, strlen(m->amount_const), &mant, &sc) != 0 ||
+            rtn_ingest_to_minor(mant, sc, m->currency_exponent, 0, &minor) != 0)
+            return rtn_fail(RTN_ERR_CONFIG, "%s: [values] amount '%s' is not a whole number of "
+                            "minor units (currency_exponent %d)", where, m->amount_const,
+                            m->currency_exponent);
+    }
     if (has_price && !m->column[RTN_ING_QUANTITY][0])
         return rtn_fail(RTN_ERR_CONFIG, "%s: unit_price needs a quantity column", where);
     if (m->column[RTN_ING_CATEGORY][0] && m->category_item_prefix)
@@ -807,6 +828,13 @@ rtn_reject_reason rtn_ingest_convert(const rtn_ingest_mapping *m, const rtn_csv_
             return RTN_REJ_BAD_AMOUNT;
         }
         row->rounded = r == 1;
+    } else if (m->amount_const[0]) {
+        /* exact by mapping_check; an event log without spend maps 0 here */
+        int64_t mant;
+        int sc;
+        rtn_ingest_parse_decimal(m->amount_const, strlen(m->amount_const), &mant, &sc);
+        rtn_ingest_to_minor(mant, sc, m->currency_exponent, 0, &amount);
+        row->rounded = 0;
     } else {
         f = FIELD(RTN_ING_UNIT_PRICE);
         int64_t mant;

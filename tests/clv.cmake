@@ -15,3 +15,11 @@ rtn_add_script_test(clv.oracle COMMAND ${RETAIN_PYTHON} ${CMAKE_CURRENT_SOURCE_D
                     ${RETAIN_TEST_TMP}/clv.oracle)
 rtn_add_script_test(clv.pipeline_cdnow COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/clv_pipeline.sh)
 set_tests_properties(clv.pipeline_cdnow PROPERTIES ENVIRONMENT "${RETAIN_TEST_ENV};RETAIN_TEST_TMP=${RETAIN_TEST_TMP}" SKIP_RETURN_CODE 77)
+# Real data through ingest, features and train against a scipy fit of a pandas summary of
+# the raw CSV: the grocery event log (no spend: BG/NBD only) and Online Retail (BG/NBD +
+# Gamma-Gamma, and the no-dropout boundary at cutoff 2011-09-01). Ranks 1-3 inside.
+rtn_add_script_test(clv.grocery COMMAND ${RETAIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/clv_real.py
+                    grocery ${RETAIN_TEST_TMP}/clv.grocery)
+rtn_add_script_test(clv.online_retail COMMAND ${RETAIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/clv_real.py
+                    online-retail ${RETAIN_TEST_TMP}/clv.online_retail)
+set_tests_properties(clv.grocery clv.online_retail PROPERTIES SKIP_RETURN_CODE 77)

@@ -133,7 +133,8 @@ def main():
         # loader at 1..4 ranks: the concatenation of the ranks' shares is the file
         with h5py.File(outs[1], "r") as f:
             want = {k: f["customers/" + k][()] for k in
-                    ["customer", "X", "label", "rfm_segment", "bucket_offsets"] + ref.CLV}
+                    ["customer", "X", "label", "rfm_segment", "bucket_offsets"] + ref.CLV
+                    + ["preferred_category"]}
         N, d = want["X"].shape
         B = len(want["bucket_offsets"]) - 1
         for n in (1, 2, 3, 4):
@@ -166,6 +167,7 @@ def main():
                 parts["rfm_segment"].append(take("i1", m))
                 for c in ref.CLV:
                     parts[c].append(take("<f8", m))
+                parts["preferred_category"].append(take("<i4", m))
             if nb_next != B:
                 fail("loader np%d: bucket ranges end at %d, not %d" % (n, nb_next, B))
             for k in want:
@@ -192,7 +194,32 @@ def main():
         lab[0] = 1 - lab[0]
     if not ref.check("edge.h5", "bad2.h5"):
         fail("a flipped label was not detected by the reference check")
+    shutil.copy(base, "bad3.h5")
+    with h5py.File("bad3.h5", "r+") as f:
+        pc = f["customers/preferred_category"]
+        v = pc[()]
+        i = int(np.argmax(v >= 0))
+        v[i] = -1
+        pc[...] = v
+    if not ref.check("edge.h5", "bad3.h5"):
+        fail("a changed preferred category was not detected by the reference check")
     print("negative controls ok")
+
+    # A features file written before the preferred category existed still loads (all -1).
+    shutil.copy(base, "old.h5")
+    with h5py.File("old.h5", "r+") as f:
+        del f["customers/preferred_category"]
+        del f["customers/category_names"]
+    run([loader, "old.h5", "loadold", "edge.h5"], 2)
+    got = []
+    for r in range(2):
+        with open("loadold.rank%d" % r, "rb") as fh:
+            raw = fh.read()
+        m = int(np.frombuffer(raw[8:16], dtype="<u8")[0])
+        got.append(np.frombuffer(raw[len(raw) - 4 * m:], dtype="<i4"))
+    if not all((g == -1).all() for g in got):
+        fail("an older features file without preferred_category must load with -1")
+    print("older file ok")
 
     # Labels unknown: the edge store ends 2023-07-03; a 30-day horizon from 2023-06-20 does not fit.
     features("edge.h5", "unk.h5", "2023-06-20", 30, 2, summary="unk.json")

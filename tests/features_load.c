@@ -37,6 +37,9 @@ int main(int argc, char **argv)
     fwrite(d.label, 1, d.n, f);
     fwrite(d.rfm_segment, 1, d.n, f);
     for (int j = 0; j < RTN_CLV_N; j++) fwrite(d.clv[j], 8, d.n, f);
+    fwrite(d.preferred_category, 4, d.n, f);
+    for (size_t i = 0; i < d.n; i++)
+        CHECK(d.preferred_category[i] >= -1 && d.preferred_category[i] < (int32_t)d.n_category_names);
     fclose(f);
     rtn_features_data_free(&d);
     /* a foreign file is refused with a format error */

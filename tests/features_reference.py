@@ -65,7 +65,7 @@ def load_store(path):
     return pd.DataFrame(cols), a, boff
 
 
-def reference(store, cutoff, horizon, lookback, pop_all):
+def reference(store, cutoff, horizon, lookback, pop_all, zero_value=False):
     df, attrs, boff = load_store(store)
     C = int(cutoff)
     scale = 10.0 ** int(attrs["currency_exponent"])
@@ -119,6 +119,15 @@ def reference(store, cutoff, horizon, lookback, pop_all):
     nst = pr[pr.store >= 0].groupby("customer").store.nunique()
     cw = pr[(pr.amount > 0) & (pr.category >= 0)].groupby(["customer", "category"]).amount.sum()
     cats = {c: v.to_numpy() for c, v in cw.groupby(level=0)}
+    # Preferred category: lines of purchase baskets in the lookback window; most spend, or
+    # most lines when the customer's window spend is zero; ties to the lowest code.
+    buy = (rows.net > 0) | ((rows.net == 0) if zero_value else False)
+    win = rows[buy & (rows.t >= C - lookback * DAY) & (rows.category >= 0) & (rows.amount >= 0)]
+    pw = win.groupby(["customer", "category"]).agg(spend=("amount", "sum"),
+                                                   lines=("amount", "size")).reset_index()
+    pw["w"] = np.where(pw.groupby("customer").spend.transform("sum") > 0, pw.spend, pw.lines)
+    pw = pw.sort_values(["customer", "w", "category"], ascending=[True, False, True])
+    pref = pw.groupby("customer").category.first()
 
     cut_last_day = (C - 1) // DAY
     recs = []
@@ -172,7 +181,7 @@ def reference(store, cutoff, horizon, lookback, pop_all):
         clv = [k - 1, (dd[-1] - dd[0]) / 7.0, (cut_last_day - dd[0]) / 7.0,
                (int(vals[1:].sum()) / scale / (k - 1)) if k >= 2 else 0.0, h]
         recs.append((bucket_of(c, len(boff) - 1), c, [x[f] for f in FEATURES], label, clv,
-                     (int(t_last[c]), k, int(S[c]))))
+                     (int(t_last[c]), k, int(S[c])), int(pref.get(c, -1))))
     recs.sort(key=lambda r: (r[0], r[1]))
     N = len(recs)
     out["bucket"] = np.array([r[0] for r in recs], dtype=np.int64)
@@ -180,6 +189,7 @@ def reference(store, cutoff, horizon, lookback, pop_all):
     out["X"] = np.array([r[2] for r in recs], dtype=float).reshape(N, len(FEATURES))
     out["label"] = np.array([r[3] for r in recs], dtype=np.int8)
     out["clv"] = np.array([r[4] for r in recs], dtype=float).reshape(N, len(CLV))
+    out["preferred_category"] = np.array([r[6] for r in recs], dtype=np.int32)
     keys = np.array([r[5] for r in recs], dtype=np.int64).reshape(N, 3)
     scores = np.zeros((N, 3), dtype=np.int8)
     for j in range(3):
@@ -232,10 +242,12 @@ def check(store, features, summary=None):
         L = int(a["lookback_days"])
         pop_all = a["population"] == "all" if isinstance(a["population"], str) else \
             a["population"].decode() == "all"
-        ref = reference(store, C, H, L, pop_all)
+        zv = bool(int(a["zero_value_purchases"])) if "zero_value_purchases" in a else False
+        ref = reference(store, C, H, L, pop_all, zv)
         got = {k: f["customers/" + k][:] for k in
                ["customer", "X", "label", "rfm_r", "rfm_f", "rfm_m", "rfm_segment",
-                "bucket_offsets"] + CLV}
+                "bucket_offsets", "preferred_category"] + CLV}
+        catnames = [v.decode() if isinstance(v, bytes) else v for v in f["customers/category_names"][:]]
         names = [s.decode() if isinstance(s, bytes) else s for s in f["customers/X"].attrs["feature_names"]]
         segnames = [s.decode() for s in f["customers/rfm_segment_names"][:]]
         if names != FEATURES:
@@ -253,6 +265,10 @@ def check(store, features, summary=None):
         fd = fd.decode() if isinstance(fd, bytes) else fd
         if sd != fd:
             bad.append("store_digest")
+        with h5py.File(store, "r") as s:
+            storecats = [v.decode() if isinstance(v, bytes) else v for v in s["dict/category"][:]]
+        if catnames != storecats:
+            bad.append("category_names differ from the store's dictionary")
     if not np.array_equal(got["customer"], ref["customer"]):
         bad.append("customer order differs (%d vs %d rows)" % (len(got["customer"]),
                                                               len(ref["customer"])))
@@ -274,6 +290,9 @@ def check(store, features, summary=None):
             i = int(np.argmin(ok))
             bad.append("%s: %d rows differ, e.g. %r vs %r" % (nm, int((~ok).sum()), got[nm][i],
                                                               ref["clv"][i, j]))
+    if not np.array_equal(got["preferred_category"], ref["preferred_category"]):
+        bad.append("preferred_category: %d rows differ" %
+                   int((got["preferred_category"] != ref["preferred_category"]).sum()))
     if not np.array_equal(got["label"], ref["label"]):
         bad.append("label: %d rows differ" % int((got["label"] != ref["label"]).sum()))
     for j, nm in enumerate(["rfm_r", "rfm_f", "rfm_m"]):

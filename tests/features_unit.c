@@ -252,6 +252,53 @@ static void check_population_lookback(void)
     for (size_t k = 0; k < nd; k++) have += days[k];
     /* distinct days with rows: -400 -100 -50 -40 -30 -20 -10 -5 -1 +5 +30 +40 */
     CHECK_EQ_INT(have, 12);
+    /* preferred category (most spend in the lookback window, purchase baskets only):
+     * A: cat 0 30.00, cat 1 5.00 (its return basket is no purchase), cat 2 40.00;
+     * C: the zero-net basket does not count, cat 3; D: cat 0 4.00 > cat 1 2.00; E: cat 0 */
+    static const int32_t want_pref[4] = {2, 3, 0, 0};
+    for (size_t k = 0; k < 4; k++) CHECK_EQ_INT(o.preferred_category[k], want_pref[k]);
+    rtn_features_rows_free(&o);
+    rtn_features_ctx_free(ctx);
+    rtn_txn_block_free(&b);
+}
+
+/* Preferred category: ties go to the lowest code; with zero amounts the most purchase
+ * lines decide; purchases before the lookback window do not count. */
+static void check_preferred_category(void)
+{
+    static const row r[] = {
+        /* 60: zero-value log: cat 2 twice and cat 1 twice in the window (tie -> 1), cat 0
+         * three times 400 days ago (outside the 365-day window) */
+        {60, CUT - 400 * D, 0, 1, 0, -1, 0, 1},
+        {60, CUT - 400 * D, 0, 1, 0, -1, 0, 1},
+        {60, CUT - 400 * D, 0, 1, 0, -1, 0, 1},
+        {60, CUT - 30 * D, 0, 1, 2, -1, 0, 2},
+        {60, CUT - 20 * D, 0, 1, 1, -1, 0, 3},
+        {60, CUT - 20 * D, 0, 1, 2, -1, 0, 3},
+        {60, CUT - 10 * D, 0, 1, 1, -1, 0, 4},
+        /* 70: only a purchase before the window -> none */
+        {70, CUT - 500 * D, 900, 1, 3, -1, 0, 1},
+        /* 80: equal spend in cat 3 and cat 2 -> 2; a zero line of cat 1 counts only when
+         * the window has no spend */
+        {80, CUT - 5 * D, 500, 1, 3, -1, 0, 1},
+        {80, CUT - 5 * D, 500, 1, 2, -1, 0, 1},
+        {80, CUT - 4 * D, 0, 1, 1, -1, 0, 2},
+        {80, CUT - 4 * D, 0, 1, 1, -1, 0, 2},
+        {80, CUT - 4 * D, 0, 1, 1, -1, 0, 2},
+        /* 90: no category at all -> none */
+        {90, CUT - 5 * D, 500, 1, -1, -1, 0, 1},
+    };
+    rtn_txn_block b = {0};
+    fill(&b, r, sizeof r / sizeof r[0]);
+    rtn_features_params p = params(1);
+    p.zero_value_purchases = 1;
+    rtn_features_ctx *ctx;
+    REQUIRE(rtn_features_ctx_new(&ctx, &p) == RTN_OK);
+    rtn_features_rows o = {0};
+    CHECK(rtn_features_compute(ctx, &b, 0, b.n, &o) == RTN_OK);
+    CHECK_EQ_INT(o.n, 4);
+    static const int32_t want[4] = {1, -1, 2, -1};
+    for (size_t k = 0; k < o.n && k < 4; k++) CHECK_EQ_INT(o.preferred_category[k], want[k]);
     rtn_features_rows_free(&o);
     rtn_features_ctx_free(ctx);
     rtn_txn_block_free(&b);
@@ -346,6 +393,7 @@ int main(void)
 {
     check_population_lookback();
     check_population_all_and_unknown();
+    check_preferred_category();
     check_errors();
     check_rfm_rules();
     return rtn_test_finish("features.unit");

@@ -341,6 +341,27 @@ static void test_mapping(const char *dir)
     CHECK(rtn_csv_next(&d, row, strlen(row), 0, &rec) == RTN_CSV_RECORD);
     CHECK(rtn_ingest_convert(&m, &rec, &r, detail, sizeof detail) == RTN_REJ_BAD_QUANTITY);
 
+    /* an event log without spend: a constant amount, no amount column needed */
+    const char *elog = "[columns]\ncustomer = cust\ntime = date\n[values]\ntime_format = %Y-%m-%d\n"
+                       "amount = 0\n";
+    write_file(path, elog, strlen(elog), 0644);
+    REQUIRE(rtn_ingest_mapping_load(&m, path) == RTN_OK);
+    d = m.dialect;
+    h = "cust,date\n";
+    CHECK(rtn_csv_next(&d, h, strlen(h), 0, &hdr) == RTN_CSV_RECORD);
+    CHECK(rtn_ingest_mapping_resolve(&m, &hdr, "test") == RTN_OK);
+    row = "17,2006-12-19\n";
+    CHECK(rtn_csv_next(&d, row, strlen(row), 0, &rec) == RTN_CSV_RECORD);
+    CHECK(rtn_ingest_convert(&m, &rec, &r, detail, sizeof detail) == RTN_REJ_NONE);
+    CHECK(r.amount == 0 && r.quantity == 1 && r.category_len == 0 && r.item_len == 0);
+    const char *elog5 = "[columns]\ncustomer = cust\ntime = date\n[values]\namount = 4.5\n"
+                        "currency_exponent = 1\ntime_format = %Y-%m-%d\n";
+    write_file(path, elog5, strlen(elog5), 0644);
+    REQUIRE(rtn_ingest_mapping_load(&m, path) == RTN_OK);
+    CHECK(rtn_ingest_mapping_resolve(&m, &hdr, "test") == RTN_OK);
+    CHECK(rtn_ingest_convert(&m, &rec, &r, detail, sizeof detail) == RTN_REJ_NONE);
+    CHECK(r.amount == 45); /* 4.5 in tenths: the exponent after the amount still applies */
+
     /* mapping file errors */
     const char *bad[] = {"[columns]\ncustomer = a\ntime = b\n",                        /* no amount */
                          "[columns]\ncustomer = a\ntime = b\namount = c\nshoe = d\n",  /* role */
@@ -348,6 +369,9 @@ static void test_mapping(const char *dir)
                          "[values]\ntime_format = %Q\n",
                          "[input]\ndelimiter = ::\n",
                          "[nonsense]\nx = 1\n",
+                         "[columns]\ncustomer = a\ntime = b\namount = c\n[values]\namount = 0\n",
+                         "[columns]\ncustomer = a\ntime = b\n[values]\namount = free\n",
+                         "[columns]\ncustomer = a\ntime = b\n[values]\namount = 0.001\n",
                          "just text without section\n"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_file(path, bad[i], strlen(bad[i]), 0644);

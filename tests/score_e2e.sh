@@ -21,10 +21,12 @@ cmp -s wl1.csv wl2.csv && cmp -s wl1.csv wl3.csv || die "warning list differs be
 R 1 score --model m.h5 --features missing.h5 --out x.h5 >/dev/null 2>&1; [[ $? == 3 ]] || die "missing features must exit 3"
 R 1 score --model f.h5 --features f.h5 --out x.h5 >/dev/null 2>&1; [[ $? == 4 ]] || die "a features file as model must exit 4"
 R 1 score --features f.h5 --out x.h5 >/dev/null 2>&1; [[ $? == 2 ]] || die "missing --model must exit 2"
-"$RETAIN_PYTHON" - "$W" <<'PY' || fail=1
+"$RETAIN_PYTHON" - "$W" "$RETAIN_SOURCE_DIR/tests" <<'PY' || fail=1
 import csv, sys
 import h5py, numpy as np
 w = sys.argv[1]
+sys.path.insert(0, sys.argv[2])
+import features_reference as fref
 bad = 0
 def check(ok, what):
     global bad
@@ -84,6 +86,22 @@ wl = list(csv.DictReader(open(f"{w}/wl1.csv")))
 order = sorted(range(N), key=lambda i: (-loss[i], int(S["scores/customer"][i])))[:50]
 check([r["customer"] for r in wl] == [format(int(S["scores/customer"][i]), "016x") for i in order],
       "warning list = top 50 by expected loss")
+# preferred category: recomputed from the store with pandas, named from the store's dictionary
+A = F.attrs
+pref = fref.reference(f"{w}/s.h5", int(A["cutoff_seconds"]), int(A["horizon_days"]),
+                      int(A["lookback_days"]), False)["preferred_category"]
+pc = S["scores/preferred_category"][()]
+check(np.array_equal(pc, pref), f"preferred category = pandas recomputation from the store ({(pc >= 0).sum()} of {N} named)")
+with h5py.File(f"{w}/s.h5", "r") as st:
+    cats = [v.decode() for v in st["dict/category"][()]]
+check([v.decode() for v in S["names/category"][()]] == cats and len(cats) > 1, f"/names/category = the store's {len(cats)} categories")
+check([r["preferred_category"] for r in rows] == [cats[k] if k >= 0 else "" for k in pc],
+      "CSV preferred_category holds the category name")
+idx = {format(int(c), "016x"): i for i, c in enumerate(S["scores/customer"][()])}
+check(all(r["preferred_category"] == (cats[pc[idx[r["customer"]]]] if pc[idx[r["customer"]]] >= 0 else "") for r in wl),
+      "warning list carries the preferred category")
+coupon = S["scores/action"][()] == 3
+check(coupon.any() and (pc[coupon] >= 0).all(), f"every category_coupon customer has a category ({coupon.sum()} coupons)")
 sys.exit(1 if bad else 0)
 PY
 [[ $fail == 0 ]] && echo "score_e2e: all checks passed"

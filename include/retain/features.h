@@ -110,6 +110,8 @@ typedef struct {
     int8_t *label;      /* 1 churned, 0 retained, -1 unknown */
     double *clv;        /* n x RTN_CLV_N */
     int64_t *rfm_key;   /* n x RTN_RFM_N: last purchase time, frequency, monetary (minor) */
+    int32_t *preferred_category; /* n: category code with the most spend in the lookback
+                                    window (docs/features.md), -1 = none */
 } rtn_features_rows;
 
 void rtn_features_rows_free(rtn_features_rows *r);
@@ -183,6 +185,8 @@ typedef struct {
     const uint64_t *bucket_rows;      /* b1-b0 entries, summing to rows->n */
     int64_t rfm_q[RTN_RFM_N][4];      /* from rtn_features_rfm_thresholds */
     const char *store_path, *store_digest, *currency, *created_by;
+    const char *const *category_names; /* the store's category dictionary (code = index) */
+    size_t n_category_names;
 } rtn_features_file_meta;
 
 /* Collective: writes the features file (docs/formats.md, "Features file") under a
@@ -206,6 +210,10 @@ typedef struct {
     int8_t *label;                /* n: 1 churned, 0 retained, -1 unknown */
     int8_t *rfm_r, *rfm_f, *rfm_m, *rfm_segment;   /* n each */
     double *clv[RTN_CLV_N];       /* n each, indexed by RTN_CLV_* */
+    int32_t *preferred_category;  /* n: code into category_names, -1 = none (all -1 in
+                                     files written before the dataset existed) */
+    char **category_names;        /* n_category_names (0 in such older files) */
+    size_t n_category_names;
     char **feature_names;         /* d */
     char **segment_names;         /* n_segments */
     size_t n_segments;

@@ -55,6 +55,8 @@ typedef struct {
     char return_prefix[16];                         /* basket prefix marking returns */
     int channel_const;                              /* when no channel column */
     char category_const[RTN_ING_NAME_MAX];          /* when no category column */
+    char amount_const[32];                          /* decimal amount of every row when no
+                                                       amount or unit_price column ("" = none) */
     int category_item_prefix;                       /* >0: category from the item code */
     int keep_duplicates;
     double max_reject_rate;                         /* < 0: not set by the mapping */
