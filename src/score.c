@@ -30,6 +30,9 @@ rtn_action rtn_playbook(int risk_tier, int value_tier)
 
 int rtn_value_tier(const double cut[2], double value)
 {
+    /* A customer worth nothing is never medium or high, even when the cut points are 0
+     * (data without spend, or a mostly dormant base): no personal calls for zero value. */
+    if (!(value > 0)) return 0;
     return value >= cut[1] ? 2 : value >= cut[0] ? 1 : 0;
 }
 
