@@ -189,11 +189,16 @@ static rtn_status make_plans(rtn_job *job, const char *outdir, stage_plan *plans
         plan_opt(p, "--features", feat);
         plan_opt(p, "--out", model);
         plan_opt(p, "--seed", rtn_job_get_or(job, "train", "seed", seed));
+        /* a stopped training resumes from here when the run is restarted */
+        char *ckpt = join_path(outdir, ".retain/train.ckpt");
+        plan_opt(p, "--checkpoint", ckpt);
+        free(ckpt);
         static const char *const keys[] = {"models", "split", "split-salt", "C", "lambda",
                                            "l1-ratio", "class-weight", "max-iter", "tol",
                                            "budget", "churn-transforms", "k",
                                            "segment-features", "n-init", "clv-months",
-                                           "discount", "margin", "warm-start"};
+                                           "discount", "margin", "warm-start",
+                                           "checkpoint-every"};
         static const char *const files[] = {"warm-start", NULL};
         plan_keys(p, job, "train", keys, NKEYS(keys), files);
         /* generated data comes with ground truth: report the oracle AUC and the ARI */

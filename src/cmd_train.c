@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "retain/buckets.h"
+#include "retain/checkpoint.h"
 #include "retain/cli.h"
 #include "retain/clv.h"
 #include "retain/commands.h"
@@ -19,6 +20,7 @@
 #include "retain/metrics.h"
 #include "retain/model.h"
 #include "retain/segments.h"
+#include "retain/signals.h"
 #include "retain/split.h"
 #include "retain/version.h"
 
@@ -39,6 +41,12 @@ const char rtn_usage_train[] =
     "  --truth FILE           generator ground truth: report the oracle AUC and the\n"
     "                         adjusted Rand index of the segments against the archetypes\n"
     "  --models LIST          which models, comma-separated: churn,segments,clv (default all)\n"
+    "  --checkpoint FILE      keep the solver state in FILE (docs/jobs.md): on SIGUSR1 or\n"
+    "                         SIGTERM every rank stops at the next iteration, FILE is written\n"
+    "                         and the exit status is 75; when FILE exists (same features and\n"
+    "                         options) training resumes from it; removed after success\n"
+    "  --checkpoint-every N   iterations between checkpoint writes (default 20; a stop\n"
+    "                         request and the end of every model and k-means run always write)\n"
     "churn model:\n"
     "  --C C                  inverse regularization as scikit-learn's C (default 1.0)\n"
     "  --lambda L             regularization on the mean loss (overrides --C)\n"
@@ -88,7 +96,88 @@ typedef struct {
     const char *segment_features;
     int do_churn, do_segments, do_clv;
     rtn_clv_options clv;
+    const char *checkpoint;
+    int checkpoint_every;
 } train_opts;
+
+/* Solver states (kept current at every iteration boundary), the checkpoint file they go
+ * to, and the progress lines of the iterative phases. */
+typedef struct {
+    MPI_Comm comm;
+    const char *path;      /* NULL: no checkpoint, no stop at iteration boundaries */
+    int every;
+    char key[65];
+    rtn_logreg_state lr;
+    rtn_kmeans_state km;
+    int since_write, writes;
+    double write_seconds;
+    double start, last_print; /* progress of the current phase */
+    long first_iteration;     /* iterations already done when the phase (re)started */
+    int max_iter;             /* churn: solver bound; segments: Lloyd bound per run */
+    int final_job, n_init;    /* segments: index of the final fit, runs per fit */
+} train_state;
+
+static rtn_status checkpoint_boundary(train_state *c, const char *phase, long iteration,
+                                      int force)
+{
+    if (!c->path) return RTN_OK;
+    int stop = rtn_stop_check(c->comm, phase, iteration);
+    if (stop || force || ++c->since_write >= c->every) {
+        double t = rtn_now();
+        RTN_TRY(rtn_checkpoint_write(c->comm, c->path, c->key, &c->lr, &c->km));
+        c->write_seconds += rtn_now() - t;
+        c->writes++;
+        c->since_write = 0;
+    }
+    if (stop)
+        return rtn_fail(RTN_INTERRUPTED, "training stopped on request at %s %ld; checkpoint "
+                        "'%s' written: run the same command again to resume", phase, iteration,
+                        c->path);
+    return RTN_OK;
+}
+
+/* Progress lines: the first iteration of a phase, then at most one every 2 seconds. */
+static int progress_due(train_state *c, long done)
+{
+    double now = rtn_now();
+    if (done != 1 && now - c->last_print < 2.0) return 0;
+    c->last_print = now;
+    return 1;
+}
+
+static rtn_status churn_boundary(void *ctx, const rtn_logreg_state *s)
+{
+    train_state *c = ctx;
+    if (s->finished) return checkpoint_boundary(c, "train", 1, 1);
+    long done = s->iteration - c->first_iteration;
+    if (progress_due(c, done)) {
+        double el = rtn_now() - c->start, rate = el > 0 ? (double)done / el : 0;
+        rtn_info("train: churn iteration %d/%d  objective %.10g  %.1f it/s  ETA <= %.0fs (at "
+                 "max-iter)", s->iteration, c->max_iter, s->objective, rate,
+                 rate > 0 ? (c->max_iter - s->iteration) / rate : 0.0);
+    }
+    return checkpoint_boundary(c, "logreg", s->iteration, 0);
+}
+
+static rtn_status segments_boundary(void *ctx, const rtn_kmeans_state *s)
+{
+    train_state *c = ctx;
+    if (s->iteration == 0) { /* a run (restart) ended */
+        if (s->finished && s->job == c->final_job) return checkpoint_boundary(c, "train", 2, 1);
+        return checkpoint_boundary(c, "kmeans-run", s->total_runs, 1);
+    }
+    long done = s->total_iterations - c->first_iteration;
+    if (progress_due(c, done)) {
+        /* bound: every remaining run of every remaining fit goes to max_iter */
+        long runs_left = (long)(c->final_job - s->job) * c->n_init + (c->n_init - s->restart);
+        double el = rtn_now() - c->start, rate = el > 0 ? (double)done / el : 0;
+        double bound = (double)runs_left * c->max_iter - s->iteration;
+        rtn_info("train: segments fit %d/%d (k=%d) run %d/%d  Lloyd iteration %d  %.1f it/s  "
+                 "ETA <= %.0fs (at max-iter)", s->job + 1, c->final_job + 1, s->k, s->restart + 1,
+                 c->n_init, s->iteration, rate, rate > 0 ? bound / rate : 0.0);
+    }
+    return checkpoint_boundary(c, "kmeans", s->total_iterations, 0);
+}
 
 static int find_feature(const rtn_features_data *fd, const char *name)
 {
@@ -307,6 +396,7 @@ static rtn_status parse_opts(train_opts *o, int argc, char **argv)
         {"k", required_argument, 0, 'k'},        {"segment-features", required_argument, 0, 'g'},
         {"n-init", required_argument, 0, 'n'},   {"clv-months", required_argument, 0, 'm'},
         {"discount", required_argument, 0, 'd'}, {"margin", required_argument, 0, 'a'},
+        {"checkpoint", required_argument, 0, 'P'}, {"checkpoint-every", required_argument, 0, 'E'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->seed = 42;
@@ -319,6 +409,7 @@ static rtn_status parse_opts(train_opts *o, int argc, char **argv)
     o->kmin = o->kmax = 6;
     o->n_init = 3;
     o->segment_features = default_segment_features;
+    o->checkpoint_every = 20;
     o->do_churn = o->do_segments = o->do_clv = 1;
     o->clv = rtn_clv_options_default();
     optind = 1;
@@ -405,6 +496,11 @@ static rtn_status parse_opts(train_opts *o, int argc, char **argv)
             st = rtn_parse_double("--margin", optarg, 0, 1, &v);
             o->clv.margin = v;
             break;
+        case 'P': o->checkpoint = optarg; break;
+        case 'E':
+            st = rtn_parse_u64("--checkpoint-every", optarg, 1, 1000000, &u);
+            o->checkpoint_every = (int)u;
+            break;
         default: return rtn_usage_error(self, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
         if (st) return rtn_usage_error(self, "%s", rtn_errmsg());
@@ -456,7 +552,7 @@ static void eval_summary(const char *which, const rtn_model_eval *e)
 
 static rtn_status train_churn(MPI_Comm comm, const train_opts *o, const rtn_features_data *fd,
                               const uint8_t *part, const truth_join *tj, const rtn_model *old,
-                              rtn_model *m)
+                              train_state *ts, rtn_model *m)
 {
     size_t n = fd->n, d = fd->d;
     if (!fd->labels_known)
@@ -519,7 +615,12 @@ static rtn_status train_churn(MPI_Comm comm, const train_opts *o, const rtn_feat
             lo.lambda = rtn_logreg_lambda_from_C(o->C, wsum);
         }
         rtn_phase_begin("train:churn");
-        st = rtn_logreg_fit(comm, &rows, fd->label, NULL, train, &lo, warm_p, &lr);
+        ts->start = rtn_now();
+        ts->last_print = 0;
+        ts->first_iteration = ts->lr.valid ? ts->lr.iteration : 0;
+        ts->max_iter = lo.max_iter;
+        st = rtn_logreg_fit_resumable(comm, &rows, fd->label, NULL, train, &lo, warm_p, &ts->lr,
+                                      churn_boundary, ts, &lr);
         rtn_phase_end("train:churn");
     }
     if (st == RTN_OK) {
@@ -603,7 +704,8 @@ static rtn_status train_churn(MPI_Comm comm, const train_opts *o, const rtn_feat
 }
 
 static rtn_status train_segments(MPI_Comm comm, const train_opts *o, const rtn_features_data *fd,
-                                 const truth_join *tj, const rtn_model *old, rtn_model *m)
+                                 const truth_join *tj, const rtn_model *old, train_state *ts,
+                                 rtn_model *m)
 {
     size_t n = fd->n, d = fd->d;
     /* parse the segment feature list */
@@ -654,13 +756,24 @@ static rtn_status train_segments(MPI_Comm comm, const train_opts *o, const rtn_f
         rtn_kmeans_options ko;
         int k = o->kmin;
         rtn_phase_begin("train:segments");
+        /* fits 0..nscan-1 are the k scan, fit nscan the final one */
+        int nscan = o->kmax > o->kmin ? o->kmax - o->kmin + 1 : 0;
+        ts->final_job = nscan;
+        ts->n_init = o->n_init;
+        rtn_kmeans_options_default(&ko, o->kmin);
+        ts->max_iter = ko.max_iter;
+        ts->start = rtn_now();
+        ts->last_print = 0;
+        ts->first_iteration = ts->km.valid ? ts->km.total_iterations : 0;
+        rtn_kmeans_resume scan_rs = {&ts->km, 0, segments_boundary, ts};
+        rtn_kmeans_resume final_rs = {&ts->km, nscan, segments_boundary, ts};
         if (st == RTN_OK && o->kmax > o->kmin) {
             rtn_kmeans_options_default(&ko, o->kmin);
             ko.seed = o->seed;
             ko.n_init = o->n_init;
             nscores = o->kmax - o->kmin + 1;
-            st = rtn_kmeans_select_k(comm, &rows, fd->customer, &ko, o->kmin, o->kmax, 4000,
-                                     scores, &k);
+            st = rtn_kmeans_select_k_resumable(comm, &rows, fd->customer, &ko, o->kmin, o->kmax,
+                                               4000, &scan_rs, scores, &k);
             if (st == RTN_OK) {
                 snprintf(m->k_rule, sizeof m->k_rule, "largest sampled silhouette over k = %d..%d "
                          "(within %.2f: smaller k)", o->kmin, o->kmax, RTN_KMEANS_SILHOUETTE_TIE);
@@ -675,7 +788,8 @@ static rtn_status train_segments(MPI_Comm comm, const train_opts *o, const rtn_f
             rtn_kmeans_options_default(&ko, k);
             ko.seed = o->seed;
             ko.n_init = o->n_init;
-            st = rtn_kmeans_fit(comm, &rows, fd->customer, &ko, NULL, &km, lab);
+            st = rtn_kmeans_fit_resumable(comm, &rows, fd->customer, &ko, NULL, &final_rs, &km,
+                                          lab);
         }
         rtn_phase_end("train:segments");
     }
@@ -867,6 +981,54 @@ static rtn_status train_clv(MPI_Comm comm, const train_opts *o, const rtn_featur
     return RTN_OK;
 }
 
+/* The checkpoint key: what the training result depends on besides the rank count. */
+static void checkpoint_key(const rtn_model *m, const rtn_model *old, char hex[65])
+{
+    unsigned char out[32];
+    unsigned int len = 32;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestUpdate(ctx, "retain-train-checkpoint/1", 26);
+    EVP_DigestUpdate(ctx, m->features_digest, strlen(m->features_digest) + 1);
+    const char *opts = m->options_json ? m->options_json : "";
+    EVP_DigestUpdate(ctx, opts, strlen(opts) + 1);
+    const char *warm = old ? old->content_id : "";
+    EVP_DigestUpdate(ctx, warm, strlen(warm) + 1);
+    EVP_DigestFinal_ex(ctx, out, &len);
+    EVP_MD_CTX_free(ctx);
+    for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", out[i]);
+}
+
+/* Reads the checkpoint when there is one: a damaged file is an error, one written for
+ * other inputs or options is ignored with a warning (this run replaces it). */
+static rtn_status checkpoint_load(train_state *ts)
+{
+    char key[65] = "";
+    int exists = 0;
+    RTN_TRY(rtn_checkpoint_read(ts->comm, ts->path, &exists, key, &ts->lr, &ts->km));
+    if (!exists) return RTN_OK;
+    if (strcmp(key, ts->key) != 0) {
+        rtn_warn("train: checkpoint '%s' was written for other features or options; ignored "
+                 "(training starts from the beginning and replaces it)", ts->path);
+        rtn_logreg_state_free(&ts->lr);
+        rtn_kmeans_state_free(&ts->km);
+        return RTN_OK;
+    }
+    char churn[96] = "not started", seg[128] = "not started";
+    if (ts->lr.valid)
+        snprintf(churn, sizeof churn, ts->lr.finished ? "done (%d iterations)" : "at iteration %d",
+                 ts->lr.iteration);
+    if (ts->km.valid && ts->km.finished)
+        snprintf(seg, sizeof seg, "fit %d (k=%d) done", ts->km.job + 1, ts->km.k);
+    else if (ts->km.valid)
+        snprintf(seg, sizeof seg, "fit %d (k=%d) run %d, Lloyd iteration %d", ts->km.job + 1,
+                 ts->km.k, ts->km.restart + 1, ts->km.iteration);
+    rtn_info("train: resuming from checkpoint '%s': churn model %s; segments %s", ts->path, churn,
+             seg);
+    rtn_summary_set_int("train", "resumed", 1);
+    return RTN_OK;
+}
+
 rtn_status rtn_cmd_train(MPI_Comm comm, int argc, char **argv)
 {
     train_opts o;
@@ -879,6 +1041,11 @@ rtn_status rtn_cmd_train(MPI_Comm comm, int argc, char **argv)
     rtn_model m;
     memset(&m, 0, sizeof m);
     m.ari_truth = NAN;
+    train_state ts;
+    memset(&ts, 0, sizeof ts);
+    ts.comm = comm;
+    ts.path = o.checkpoint;
+    ts.every = o.checkpoint_every;
     rtn_model old;
     memset(&old, 0, sizeof old);
     int have_old = 0;
@@ -923,11 +1090,17 @@ rtn_status rtn_cmd_train(MPI_Comm comm, int argc, char **argv)
         rtn_summary_set_int("train", "customers", (int64_t)fd.n_total);
     }
     st = rtn_agree(comm, st);
+    if (st == RTN_OK && ts.path) {
+        checkpoint_key(&m, have_old ? &old : NULL, ts.key);
+        st = checkpoint_load(&ts);
+    }
     if (st == RTN_OK && o.do_churn)
-        st = train_churn(comm, &o, &fd, part, o.truth ? &tj : NULL, have_old ? &old : NULL, &m);
+        st = train_churn(comm, &o, &fd, part, o.truth ? &tj : NULL, have_old ? &old : NULL, &ts,
+                         &m);
     st = rtn_agree(comm, st);
     if (st == RTN_OK && o.do_segments)
-        st = train_segments(comm, &o, &fd, o.truth ? &tj : NULL, have_old ? &old : NULL, &m);
+        st = train_segments(comm, &o, &fd, o.truth ? &tj : NULL, have_old ? &old : NULL, &ts,
+                            &m);
     st = rtn_agree(comm, st);
     if (st == RTN_OK && o.do_clv) st = train_clv(comm, &o, &fd, &m);
     st = rtn_agree(comm, st);
@@ -941,6 +1114,16 @@ rtn_status rtn_cmd_train(MPI_Comm comm, int argc, char **argv)
             rtn_summary_set_str("train", "content_id", m.content_id);
         }
     }
+    if (ts.path && ts.writes > 0) {
+        rtn_info("train: %d checkpoint writes, %.2f ms each", ts.writes,
+                 1e3 * ts.write_seconds / ts.writes);
+        rtn_summary_set_int("train", "checkpoint_writes", ts.writes);
+        rtn_summary_set_real("train", "checkpoint_seconds", ts.write_seconds);
+    }
+    /* a finished training needs no checkpoint; an interrupted one keeps it */
+    if (st == RTN_OK && ts.path) rtn_checkpoint_remove(comm, ts.path);
+    rtn_logreg_state_free(&ts.lr);
+    rtn_kmeans_state_free(&ts.km);
     free(part);
     free(tj.archetype);
     free(tj.oracle_p);

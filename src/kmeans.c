@@ -5,6 +5,7 @@
 
 #include <cblas.h>
 #include <immintrin.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -995,9 +996,13 @@ static rtn_status assign_pass(const rtn_bucketed_rows *R, kpanel *P, int32_t *la
     return RTN_OK;
 }
 
+/* Lloyd from centroids C. it0 > 0 resumes after it0 iterations: C holds the centroids
+ * then and prevC0 those of the labels then. label_C receives the centroids the final labels
+ * were assigned to. rs (optional) is kept current and told at every iteration boundary. */
 static rtn_status lloyd(MPI_Comm comm, const rtn_bucketed_rows *R, const rtn_kmeans_options *o,
                         double tolv, double *C, int32_t *labels, double *sizes,
-                        lloyd_result *res)
+                        lloyd_result *res, int it0, const double *prevC0,
+                        const rtn_kmeans_resume *rs, double *label_C)
 {
     size_t d = R->d, nb = R->b1 - R->b0;
     int k = o->k;
@@ -1011,17 +1016,26 @@ static rtn_status lloyd(MPI_Comm comm, const rtn_bucketed_rows *R, const rtn_kme
     double *iv = rtn_calloc((size_t)k + 2, sizeof(double), "k-means inertia");
     int32_t *lab = rtn_malloc(KBLOCK * sizeof(int32_t), "k-means block");
     double *val = rtn_malloc(KBLOCK * sizeof(double), "k-means block");
+    double *prevC = rtn_calloc((size_t)k * d + 1, sizeof(double), "k-means centroids");
+    rtn_kmeans_state *S = rs ? rs->state : NULL;
     rtn_status st = kpanel_init(&P, k, d, o->kernel);
     if (st == RTN_OK) st = rtn_breduce_create(&red, comm, R->nbuckets, R->b0, R->b1, m);
-    if (st == RTN_OK && !(part && sums && Cn && ip && iv && lab && val)) st = RTN_ERR_NOMEM;
+    if (st == RTN_OK && !(part && sums && Cn && ip && iv && lab && val && prevC)) st = RTN_ERR_NOMEM;
     st = rtn_agree(comm, st);
     if (st) goto done;
     for (size_t i = 0; i < R->n; i++) labels[i] = -1;
+    if (it0 > 0) { /* the labels of the interrupted run: nearest to the centroids then */
+        int64_t changed;
+        memcpy(prevC, prevC0, (size_t)k * d * sizeof(double));
+        kpanel_set(&P, prevC);
+        st = rtn_agree(comm, assign_pass(R, &P, labels, NULL, part, lab, val, &changed));
+        if (st) goto done;
+    }
     double t0 = rtn_now();
     res->converged = 0;
-    res->n_iter = 0;
+    res->n_iter = it0;
     int strict = 0;
-    for (int it = 0; it < o->max_iter; it++) {
+    for (int it = it0; it < o->max_iter; it++) {
         kpanel_set(&P, C);
         int64_t changed = 0;
         st = assign_pass(R, &P, labels, red, part, lab, val, &changed);
@@ -1049,8 +1063,10 @@ static rtn_status lloyd(MPI_Comm comm, const rtn_bucketed_rows *R, const rtn_kme
             }
             shift += sqdist(cc, C + (size_t)c * d, d);
         }
+        memcpy(prevC, C, (size_t)k * d * sizeof(double));
         memcpy(C, Cn, (size_t)k * d * sizeof(double));
         res->n_iter = it + 1;
+        if (S) S->total_iterations++;
         if (gch == 0) {
             strict = 1;
             res->converged = 1;
@@ -1060,8 +1076,19 @@ static rtn_status lloyd(MPI_Comm comm, const rtn_bucketed_rows *R, const rtn_kme
             res->converged = 2;
             break;
         }
+        if (S) {
+            S->iteration = it + 1;
+            memcpy(S->centroids, C, (size_t)k * d * sizeof(double));
+            memcpy(S->previous, prevC, (size_t)k * d * sizeof(double));
+            if (rs->boundary) {
+                st = rs->boundary(rs->ctx, S);
+                if (st) goto done;
+            }
+        }
     }
     res->seconds = rtn_now() - t0; /* the iterations alone */
+    /* when labels stopped changing, they are those of the previous centroids */
+    memcpy(label_C, strict ? prevC : C, (size_t)k * d * sizeof(double));
     if (!strict) { /* labels must refer to the final centroids */
         kpanel_set(&P, C);
         int64_t changed;
@@ -1102,12 +1129,70 @@ done:
     free(iv);
     free(lab);
     free(val);
+    free(prevC);
+    return st;
+}
+
+void rtn_kmeans_state_free(rtn_kmeans_state *s)
+{
+    if (!s) return;
+    free(s->centroids);
+    free(s->previous);
+    free(s->best_label_centroids);
+    rtn_kmeans_model_free(&s->best);
+    memset(s, 0, sizeof *s);
+}
+
+rtn_status rtn_kmeans_state_start(rtn_kmeans_state *s, int job, int k, size_t d)
+{
+    free(s->centroids);
+    free(s->previous);
+    free(s->best_label_centroids);
+    rtn_kmeans_model_free(&s->best);
+    memset(&s->best, 0, sizeof s->best);
+    size_t kd = (size_t)k * d;
+    s->centroids = rtn_calloc(kd + 1, sizeof(double), "k-means state");
+    s->previous = rtn_calloc(kd + 1, sizeof(double), "k-means state");
+    s->best_label_centroids = rtn_calloc(kd + 1, sizeof(double), "k-means state");
+    s->valid = s->centroids && s->previous && s->best_label_centroids;
+    s->job = job;
+    s->k = k;
+    s->d = d;
+    s->restart = s->iteration = s->have_best = s->finished = 0;
+    return s->valid ? RTN_OK : RTN_ERR_NOMEM;
+}
+
+/* Labels of every local row: nearest of C with the fit's kernel (same bits as the fit). */
+static rtn_status relabel(const rtn_bucketed_rows *R, const rtn_kmeans_options *o, int k,
+                          const double *C, int32_t *labels)
+{
+    kpanel P;
+    int32_t *lab = rtn_malloc(KBLOCK * sizeof(int32_t), "k-means block");
+    double *val = rtn_malloc(KBLOCK * sizeof(double), "k-means block");
+    rtn_status st = kpanel_init(&P, k, R->d, o->kernel);
+    if (st == RTN_OK && !(lab && val)) st = RTN_ERR_NOMEM;
+    if (st == RTN_OK) {
+        int64_t changed;
+        kpanel_set(&P, C);
+        st = assign_pass(R, &P, labels, NULL, NULL, lab, val, &changed);
+    }
+    kpanel_free(&P);
+    free(lab);
+    free(val);
     return st;
 }
 
 rtn_status rtn_kmeans_fit(MPI_Comm comm, const rtn_bucketed_rows *R, const uint64_t *keys,
                           const rtn_kmeans_options *opt, const double *init, rtn_kmeans_model *out,
                           int32_t *labels_out)
+{
+    return rtn_kmeans_fit_resumable(comm, R, keys, opt, init, NULL, out, labels_out);
+}
+
+rtn_status rtn_kmeans_fit_resumable(MPI_Comm comm, const rtn_bucketed_rows *R,
+                                    const uint64_t *keys, const rtn_kmeans_options *opt,
+                                    const double *init, const rtn_kmeans_resume *rs,
+                                    rtn_kmeans_model *out, int32_t *labels_out)
 {
     size_t d = R->d;
     int k = opt->k;
@@ -1129,27 +1214,56 @@ rtn_status rtn_kmeans_fit(MPI_Comm comm, const rtn_bucketed_rows *R, const uint6
         if (opt->tol > 0) RTN_TRY(mean_variance(comm, R, &mv));
         tolv = opt->tol * mv;
     }
+    rtn_kmeans_state *S = rs ? rs->state : NULL;
+    int resume = S && S->valid && S->job == rs->job;
+    if (S && S->valid && S->job > rs->job)
+        st = rtn_fail(RTN_ERR_INTERNAL, "k-means: fit %d is already complete in the state (at %d)",
+                      rs->job, S->job);
+    else if (resume && (S->k != k || S->d != d))
+        st = rtn_fail(RTN_ERR_FORMAT, "k-means: the checkpointed fit has k=%d d=%zu, this one "
+                      "k=%d d=%zu", S->k, S->d, k, d);
+    else if (S && !resume)
+        st = rtn_kmeans_state_start(S, rs->job, k, d);
+    st = rtn_agree(comm, st);
+    if (st) return st;
     rtn_kmeans_model cur;
     int32_t *labels = rtn_malloc(R->n * sizeof(int32_t) + 1, "k-means labels");
+    double *label_C = rtn_malloc((size_t)k * d * sizeof(double) + 8, "k-means centroids");
     st = model_alloc(&cur, k, d);
-    if (st == RTN_OK && !labels) st = RTN_ERR_NOMEM;
+    if (st == RTN_OK && !(labels && label_C)) st = RTN_ERR_NOMEM;
+    int have = 0, best_from_state = 0, r0 = 0;
+    if (st == RTN_OK && resume && S->have_best) {
+        st = rtn_kmeans_model_copy(out, &S->best);
+        have = best_from_state = st == RTN_OK;
+    }
+    if (resume) r0 = S->finished ? INT_MAX : S->restart;
     st = rtn_agree(comm, st);
     if (st) {
         free(labels);
+        free(label_C);
         rtn_kmeans_model_free(&cur);
+        rtn_kmeans_model_free(out);
         return st;
     }
     int n_init = init ? 1 : (opt->n_init > 0 ? opt->n_init : 1);
-    int have = 0;
-    for (int r = 0; r < n_init && st == RTN_OK; r++) {
-        if (init) memcpy(cur.centroids, init, (size_t)k * d * sizeof(double));
+    for (int r = r0; r < n_init && st == RTN_OK; r++) {
+        int it0 = 0;
+        if (resume && r == r0 && S->iteration > 0) {
+            it0 = S->iteration;
+            memcpy(cur.centroids, S->centroids, (size_t)k * d * sizeof(double));
+        } else if (init) memcpy(cur.centroids, init, (size_t)k * d * sizeof(double));
         else {
             uint64_t seed = rtn_mix64(opt->seed + 0x9e3779b97f4a7c15ULL * (uint64_t)r);
             st = rtn_kmeans_init_parallel(comm, R, keys, opt, seed, cur.centroids);
             if (st) break;
         }
+        if (S) {
+            S->restart = r;
+            S->iteration = it0;
+        }
         lloyd_result res = {0, 0, 0, 0};
-        st = lloyd(comm, R, opt, tolv, cur.centroids, labels, cur.sizes, &res);
+        st = lloyd(comm, R, opt, tolv, cur.centroids, labels, cur.sizes, &res, it0,
+                   it0 > 0 ? S->previous : NULL, rs, label_C);
         if (st) break;
         rtn_debug("k-means run %d: inertia %.10g after %d iterations", r, res.inertia,
                   res.n_iter);
@@ -1162,11 +1276,29 @@ rtn_status rtn_kmeans_fit(MPI_Comm comm, const rtn_bucketed_rows *R, const uint6
             cur.lloyd_seconds = res.seconds;
             st = rtn_agree(comm, rtn_kmeans_model_copy(out, &cur));
             have = 1;
+            best_from_state = 0;
             if (labels_out && st == RTN_OK)
                 memcpy(labels_out, labels, R->n * sizeof(int32_t));
+            if (S && st == RTN_OK) {
+                rtn_kmeans_model_free(&S->best);
+                st = rtn_agree(comm, rtn_kmeans_model_copy(&S->best, &cur));
+                memcpy(S->best_label_centroids, label_C, (size_t)k * d * sizeof(double));
+                S->have_best = st == RTN_OK;
+            }
+        }
+        if (S && st == RTN_OK) {
+            S->restart = r + 1;
+            S->iteration = 0;
+            S->total_runs++;
+            S->finished = r + 1 == n_init;
+            if (rs->boundary) st = rs->boundary(rs->ctx, S);
         }
     }
+    /* the kept run finished before a restart: its labels are recomputed */
+    if (st == RTN_OK && best_from_state && labels_out)
+        st = rtn_agree(comm, relabel(R, opt, k, S->best_label_centroids, labels_out));
     free(labels);
+    free(label_C);
     rtn_kmeans_model_free(&cur);
     if (st) rtn_kmeans_model_free(out);
     return st;
@@ -1326,6 +1458,16 @@ rtn_status rtn_kmeans_select_k(MPI_Comm comm, const rtn_bucketed_rows *R, const 
                                const rtn_kmeans_options *opt, int kmin, int kmax,
                                size_t sample_size, rtn_kmeans_k_score *scores, int *best_k)
 {
+    return rtn_kmeans_select_k_resumable(comm, R, keys, opt, kmin, kmax, sample_size, NULL,
+                                         scores, best_k);
+}
+
+rtn_status rtn_kmeans_select_k_resumable(MPI_Comm comm, const rtn_bucketed_rows *R,
+                                         const uint64_t *keys, const rtn_kmeans_options *opt,
+                                         int kmin, int kmax, size_t sample_size,
+                                         const rtn_kmeans_resume *rs,
+                                         rtn_kmeans_k_score *scores, int *best_k)
+{
     rtn_status st = RTN_OK;
     if (kmin < 2 || kmax < kmin)
         st = rtn_fail(RTN_ERR_USAGE, "k range %d:%d: need 2 <= kmin <= kmax", kmin, kmax);
@@ -1349,13 +1491,24 @@ rtn_status rtn_kmeans_select_k(MPI_Comm comm, const rtn_bucketed_rows *R, const 
     int32_t *sl = rtn_malloc(ns * sizeof(int32_t) + 1, "silhouette labels");
     st = rtn_agree(comm, sl ? RTN_OK : RTN_ERR_NOMEM);
     double best = -INFINITY;
+    rtn_kmeans_state *state = rs ? rs->state : NULL;
     for (int k = kmin; k <= kmax && st == RTN_OK; k++) {
+        rtn_kmeans_k_score *s = scores + (k - kmin);
+        if (state && k - kmin < state->n_scores) { /* scored before the restart */
+            *s = state->scores[k - kmin];
+            if (s->silhouette > best) best = s->silhouette;
+            continue;
+        }
         rtn_kmeans_options o = *opt;
         o.k = k;
         rtn_kmeans_model m;
-        st = rtn_kmeans_fit(comm, R, keys, &o, NULL, &m, NULL);
+        rtn_kmeans_resume sub;
+        if (rs) {
+            sub = *rs;
+            sub.job = rs->job + (k - kmin);
+        }
+        st = rtn_kmeans_fit_resumable(comm, R, keys, &o, NULL, rs ? &sub : NULL, &m, NULL);
         if (st) break;
-        rtn_kmeans_k_score *s = scores + (k - kmin);
         s->k = k;
         s->inertia = m.inertia;
         s->n_iter = m.n_iter;
@@ -1376,6 +1529,10 @@ rtn_status rtn_kmeans_select_k(MPI_Comm comm, const rtn_bucketed_rows *R, const 
         if (st == RTN_OK && s->silhouette > best) best = s->silhouette;
         rtn_info("k-means k=%d: inertia %.6g, silhouette %.4f (%zu sampled rows)", k, s->inertia,
                  s->silhouette, ns);
+        if (st == RTN_OK && state && k - kmin < 64) {
+            state->scores[k - kmin] = *s;
+            state->n_scores = k - kmin + 1;
+        }
     }
     if (st == RTN_OK) {
         *best_k = kmin;

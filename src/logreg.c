@@ -701,7 +701,49 @@ static double inf_norm(size_t n, const double *a)
     return m;
 }
 
+void rtn_logreg_state_free(rtn_logreg_state *s)
+{
+    if (!s) return;
+    free(s->x);
+    free(s->g);
+    free(s->S);
+    free(s->Y);
+    free(s->rho);
+    free(s->L0);
+    free(s->history);
+    memset(s, 0, sizeof *s);
+}
+
+static rtn_status state_alloc(rtn_logreg_state *s, size_t n, int mem, int cap)
+{
+    rtn_logreg_state_free(s);
+    s->n = n;
+    s->memory = mem;
+    s->history_cap = cap;
+    s->x = rtn_calloc(n, sizeof(double), "solver state");
+    s->g = rtn_calloc(n, sizeof(double), "solver state");
+    s->S = rtn_calloc(n * (size_t)mem, sizeof(double), "solver state");
+    s->Y = rtn_calloc(n * (size_t)mem, sizeof(double), "solver state");
+    s->rho = rtn_calloc((size_t)mem, sizeof(double), "solver state");
+    s->L0 = rtn_calloc(n * n, sizeof(double), "solver state");
+    s->history = rtn_calloc((size_t)cap, sizeof(double), "solver state");
+    if (!s->x || !s->g || !s->S || !s->Y || !s->rho || !s->L0 || !s->history) {
+        rtn_logreg_state_free(s);
+        return RTN_ERR_NOMEM;
+    }
+    return RTN_OK;
+}
+
+static rtn_status solve(rtn_logreg_problem *p, double *x, rtn_logreg_model *info,
+                        rtn_logreg_state *state, rtn_logreg_boundary boundary, void *ctx);
+
 rtn_status rtn_logreg_problem_solve(rtn_logreg_problem *p, double *x, rtn_logreg_model *info)
+{
+    return solve(p, x, info, NULL, NULL, NULL);
+}
+
+static rtn_status solve(rtn_logreg_problem *p, double *x, rtn_logreg_model *info,
+                        rtn_logreg_state *state, rtn_logreg_boundary boundary, void *ctx)
 {
     size_t n = p->d + 1;
     int mem = info->options.memory, max_iter = info->options.max_iter;
@@ -722,21 +764,64 @@ rtn_status rtn_logreg_problem_solve(rtn_logreg_problem *p, double *x, rtn_logreg
            *alph = rho + mem;
     int npairs = 0, newest = -1;
     if (!p->fit_intercept) x[0] = 0.0;
-    int evals0 = p->evals;
-    double f;
-    st = rtn_logreg_problem_eval(p, x, &f, g);
-    double F = f + l1 * l1_norm(n, x);
-    pseudo_grad(n, x, g, l1, pg);
-    double gn = inf_norm(n, pg);
+    int evals0 = p->evals, evals_before = 0;
+    double f, F = 0, gn = 0;
     int have_L0 = 0;
-    if (st == RTN_OK && gn > tol && l1 == 0) { /* OWL-QN fares better without it */
-        st = sample_hessian(p, L0);
-        if (st == RTN_OK) have_L0 = cholesky(L0, n); /* same bits on every rank */
-    }
     int nh = 0, it = 0, converged = 0;
-    hist[nh++] = F;
     const char *reason = "maximum iterations reached";
-    while (st == RTN_OK) {
+    int resumed = state && state->valid;
+    if (resumed && (state->n != n || state->memory != mem || state->n_history < 1 ||
+                    state->n_history > max_iter + 1 || state->iteration != state->n_history - 1))
+        st = rtn_fail(RTN_ERR_FORMAT, "logistic regression: the checkpointed solver state "
+                      "(%zu coefficients, memory %d, %d iterations) does not fit this problem "
+                      "(%zu, %d, max %d)", state->n, state->memory, state->iteration, n, mem,
+                      max_iter);
+    else if (resumed) {
+        /* everything the loop reads at the top of an iteration, as it was */
+        memcpy(x, state->x, n * sizeof(double));
+        memcpy(g, state->g, n * sizeof(double));
+        memcpy(S, state->S, n * (size_t)mem * sizeof(double));
+        memcpy(Y, state->Y, n * (size_t)mem * sizeof(double));
+        memcpy(rho, state->rho, (size_t)mem * sizeof(double));
+        memcpy(L0, state->L0, n * n * sizeof(double));
+        memcpy(hist, state->history, (size_t)state->n_history * sizeof(double));
+        nh = state->n_history;
+        it = state->iteration;
+        npairs = state->npairs;
+        newest = state->newest;
+        have_L0 = state->have_L0;
+        evals_before = state->evaluations;
+        F = state->objective;
+        if (state->finished) {
+            converged = state->converged;
+            reason = state->stop_reason;
+        }
+    } else {
+        st = rtn_logreg_problem_eval(p, x, &f, g);
+        F = f + l1 * l1_norm(n, x);
+        pseudo_grad(n, x, g, l1, pg);
+        gn = inf_norm(n, pg);
+        if (st == RTN_OK && gn > tol && l1 == 0) { /* OWL-QN fares better without it */
+            st = sample_hessian(p, L0);
+            if (st == RTN_OK) have_L0 = cholesky(L0, n); /* same bits on every rank */
+        }
+        hist[nh++] = F;
+        if (st == RTN_OK && state) {
+            st = rtn_agree(p->comm, state_alloc(state, n, mem, max_iter + 1));
+            if (st == RTN_OK) {
+                memcpy(state->L0, L0, n * n * sizeof(double));
+                state->have_L0 = have_L0;
+                state->history[0] = F;
+                state->n_history = 1;
+                state->valid = 1;
+            }
+        }
+    }
+    if (resumed) {
+        pseudo_grad(n, x, g, l1, pg);
+        gn = inf_norm(n, pg);
+    }
+    while (st == RTN_OK && !(resumed && state->finished)) {
         if (!isfinite(F) || !isfinite(gn)) {
             st = rtn_fail(RTN_ERR_NUMERIC, "logistic regression: objective is not finite");
             break;
@@ -838,12 +923,42 @@ rtn_status rtn_logreg_problem_solve(rtn_logreg_problem *p, double *x, rtn_logreg
         rtn_debug("logistic regression: iteration %d objective %.17g gradient %.3e step %g", it, F,
                   gn, t);
         hist[nh++] = F;
+        if (state) {
+            memcpy(state->x, x, n * sizeof(double));
+            memcpy(state->g, g, n * sizeof(double));
+            memcpy(state->S, S, n * (size_t)mem * sizeof(double));
+            memcpy(state->Y, Y, n * (size_t)mem * sizeof(double));
+            memcpy(state->rho, rho, (size_t)mem * sizeof(double));
+            state->history[nh - 1] = F;
+            state->n_history = nh;
+            state->iteration = it;
+            state->npairs = npairs;
+            state->newest = newest;
+            state->objective = F;
+            state->evaluations = evals_before + p->evals - evals0;
+            if (boundary) st = boundary(ctx, state);
+        }
+    }
+    if (st == RTN_OK && state && !(resumed && state->finished)) {
+        /* the final state: a resumed run rebuilds the model from it without solving */
+        memcpy(state->x, x, n * sizeof(double));
+        memcpy(state->g, g, n * sizeof(double));
+        memcpy(state->history, hist, (size_t)nh * sizeof(double));
+        state->n_history = nh;
+        state->iteration = it;
+        state->objective = F;
+        state->evaluations = evals_before + p->evals - evals0;
+        state->finished = 1;
+        state->converged = converged;
+        snprintf(state->stop_reason, sizeof state->stop_reason, "%s", reason);
+        reason = state->stop_reason;
+        if (boundary) st = boundary(ctx, state);
     }
     if (st == RTN_OK) {
         info->objective = F;
         info->grad_norm = gn;
         info->iterations = it;
-        info->evaluations = p->evals - evals0;
+        info->evaluations = evals_before + p->evals - evals0;
         info->converged = converged;
         snprintf(info->stop_reason, sizeof info->stop_reason, "%s", reason);
         free(info->history);
@@ -873,6 +988,16 @@ rtn_status rtn_logreg_fit(MPI_Comm comm, const rtn_bucketed_rows *X, const int8_
                           const double *w, const uint8_t *train_mask,
                           const rtn_logreg_options *opt, const double *warm_start_orig,
                           rtn_logreg_model *out)
+{
+    return rtn_logreg_fit_resumable(comm, X, y, w, train_mask, opt, warm_start_orig, NULL, NULL,
+                                    NULL, out);
+}
+
+rtn_status rtn_logreg_fit_resumable(MPI_Comm comm, const rtn_bucketed_rows *X, const int8_t *y,
+                                    const double *w, const uint8_t *train_mask,
+                                    const rtn_logreg_options *opt, const double *warm_start_orig,
+                                    rtn_logreg_state *state, rtn_logreg_boundary boundary,
+                                    void *ctx, rtn_logreg_model *out)
 {
     size_t d = X->d;
     memset(out, 0, sizeof *out);
@@ -937,7 +1062,7 @@ rtn_status rtn_logreg_fit(MPI_Comm comm, const rtn_bucketed_rows *X, const int8_
             /* Cold start at the intercept-only optimum of the weighted loss. */
             x[0] = log(p->wpos / (p->wsum - p->wpos));
         }
-        st = rtn_logreg_problem_solve(p, x, out);
+        st = solve(p, x, out, state, boundary, ctx);
     }
     rtn_logreg_problem_free(p);
     if (st == RTN_OK) {

@@ -107,6 +107,60 @@ rtn_status rtn_kmeans_select_k(MPI_Comm comm, const rtn_bucketed_rows *X,
                                int kmax, size_t sample_size, rtn_kmeans_k_score *scores,
                                int *best_k);
 
+/* ---- Checkpoint/restart --------------------------------------------------------------
+ * Progress of a sequence of fits (the k scan's fits, then the final fit), numbered by
+ * `job`. Boundaries are the end of every Lloyd iteration and of every restart; resuming
+ * from one gives the same bits as never stopping. The labels are not stored: they are
+ * the assignment to `previous` (or, for the kept run, to best_label_centroids), which
+ * the resumed fit recomputes. Arrays are k x d; free with rtn_kmeans_state_free. */
+typedef struct {
+    int valid;               /* 1: the fields hold a state */
+    int job;                 /* the fit in progress */
+    int k;                   /* its k */
+    size_t d;
+    int restart;             /* restart in progress (its k-means|| start is redone when
+                                iteration == 0) */
+    int iteration;           /* Lloyd iterations done in this restart */
+    long total_iterations;   /* Lloyd iterations of the whole sequence */
+    long total_runs;         /* restarts finished in the whole sequence */
+    double *centroids;       /* current centroids */
+    double *previous;        /* centroids of the current labels */
+    int have_best;           /* a restart of this fit has finished */
+    int finished;            /* the fit `job` is complete: best is its result */
+    rtn_kmeans_model best;   /* best finished restart (lowest inertia, earlier on ties) */
+    double *best_label_centroids; /* centroids the best run's labels were assigned to */
+    int n_scores;            /* finished fits of the k scan (jobs 0..n_scores-1) */
+    rtn_kmeans_k_score scores[64];
+} rtn_kmeans_state;
+
+void rtn_kmeans_state_free(rtn_kmeans_state *s);
+/* Allocates the k x d arrays for fit `job` (resets restart/iteration/best). */
+rtn_status rtn_kmeans_state_start(rtn_kmeans_state *s, int job, int k, size_t d);
+
+/* Called on every rank at each boundary; a non-OK return ends the fit with it. */
+typedef rtn_status (*rtn_kmeans_boundary)(void *ctx, const rtn_kmeans_state *s);
+
+typedef struct {
+    rtn_kmeans_state *state;  /* where to resume (valid) and kept current */
+    int job;                  /* number of this fit in the sequence */
+    rtn_kmeans_boundary boundary; /* may be NULL */
+    void *ctx;
+} rtn_kmeans_resume;
+
+/* rtn_kmeans_fit / rtn_kmeans_select_k with checkpoint state (rs may be NULL). A fit whose
+ * job is below state->job is complete (select_k takes its score from the state); equal:
+ * resumed at state->restart/iteration (or only rebuilt when finished); above: started.
+ * select_k's fits are jobs rs->job + (k - kmin). */
+rtn_status rtn_kmeans_fit_resumable(MPI_Comm comm, const rtn_bucketed_rows *X,
+                                    const uint64_t *row_keys, const rtn_kmeans_options *opt,
+                                    const double *init_centroids, const rtn_kmeans_resume *rs,
+                                    rtn_kmeans_model *out, int32_t *labels);
+rtn_status rtn_kmeans_select_k_resumable(MPI_Comm comm, const rtn_bucketed_rows *X,
+                                         const uint64_t *row_keys, const rtn_kmeans_options *opt,
+                                         int kmin, int kmax, size_t sample_size,
+                                         const rtn_kmeans_resume *rs,
+                                         rtn_kmeans_k_score *scores, int *best_k);
+
 /* Mean silhouette coefficient (Euclidean, scikit-learn's definition: a point alone in its
  * cluster scores 0). Needs 2 <= number of distinct labels <= n-1. Local. */
 rtn_status rtn_silhouette(const double *X, size_t n, size_t d, const int32_t *labels,

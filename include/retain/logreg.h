@@ -74,6 +74,48 @@ rtn_status rtn_logreg_fit(MPI_Comm comm, const rtn_bucketed_rows *X, const int8_
                           rtn_logreg_model *out);
 void rtn_logreg_model_free(rtn_logreg_model *m);
 
+/* ---- Checkpoint/restart --------------------------------------------------------------
+ * The solver's complete state at an iteration boundary: continuing from it gives the same
+ * bits as never stopping. Arrays are malloc'ed by the solver (or by a checkpoint reader
+ * with the sizes below); free with rtn_logreg_state_free. */
+typedef struct {
+    int valid;              /* 1: the fields hold a state */
+    size_t n;               /* d + 1 */
+    int memory;             /* L-BFGS pairs (slots in S, Y, rho) */
+    int iteration;          /* iterations done */
+    int evaluations;        /* data passes so far */
+    int npairs, newest;     /* stored pairs and the slot of the newest */
+    int have_L0;            /* 1: L0 holds the Cholesky factor of the initial matrix */
+    double objective;       /* F at x */
+    double *x, *g;          /* n: point (standardized units) and smooth gradient there */
+    double *S, *Y;          /* memory x n: correction pairs */
+    double *rho;            /* memory */
+    double *L0;             /* n x n */
+    double *history;        /* objective after each iteration, [0] = start */
+    int n_history;          /* iteration + 1 */
+    int history_cap;        /* allocated entries of history (max_iter + 1) */
+    int finished;           /* 1: the solve ended (converged or not); the state is final */
+    int converged;
+    char stop_reason[96];
+} rtn_logreg_state;
+
+void rtn_logreg_state_free(rtn_logreg_state *s);
+
+/* Called on every rank at every iteration boundary with the current state, and once more
+ * with finished = 1 when the solve ends. A non-OK return ends the fit with that status
+ * (RTN_INTERRUPTED for a stop at a checkpoint). */
+typedef rtn_status (*rtn_logreg_boundary)(void *ctx, const rtn_logreg_state *s);
+
+/* rtn_logreg_fit that keeps `state` current at iteration boundaries. When state->valid
+ * on entry, the solve continues from it (warm_start_orig is then ignored); a finished
+ * state only rebuilds the model from it. The scaler is refitted from the rows, which
+ * gives the same values as in the interrupted run. boundary may be NULL. */
+rtn_status rtn_logreg_fit_resumable(MPI_Comm comm, const rtn_bucketed_rows *X, const int8_t *y,
+                                    const double *w, const uint8_t *train_mask,
+                                    const rtn_logreg_options *opt, const double *warm_start_orig,
+                                    rtn_logreg_state *state, rtn_logreg_boundary boundary,
+                                    void *ctx, rtn_logreg_model *out);
+
 /* Probabilities P(y=1|x) for n rows of X (n x d, row-major, original units). Local, no
  * communication; per-row results do not depend on the rank count. */
 void rtn_logreg_predict(const rtn_logreg_model *m, const double *X, size_t n, double *prob);
