@@ -265,7 +265,8 @@ static json_t *build_model_quality(const rtn_report *r)
     if (s->test_n >= (uint64_t)k && s->test_pos >= (uint64_t)k && s->test_n - s->test_pos >= (uint64_t)k)
         for (int i = 0; i < s->n_roc; i++) {
             json_t *e = json_object();
-            json_object_set_new(e, "flagged_customers", json_integer(s->roc_flagged[i]));
+            /* the origin flags nobody: no group to count */
+            json_object_set_new(e, "flagged_customers", i ? json_integer(s->roc_flagged[i]) : json_null());
             json_object_set_new(e, "false_positive_rate", json_real(s->roc_fpr[i]));
             json_object_set_new(e, "true_positive_rate", json_real(s->roc_tpr[i]));
             json_array_append_new(roc, e);
