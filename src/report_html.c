@@ -587,7 +587,7 @@ typedef struct {
 } plotter;
 
 static const char plot_preamble[] =
-    "set terminal svg size %d,%d fixed font 'sans,11' background '#ffffff'\n"
+    "set terminal svg size %d,%d fixed noenhanced font 'sans,11' background '#ffffff'\n"
     "set output '%s/chart%d.svg'\n"
     "set border lw 1 lc rgb '#555555'\n"
     "set grid lc rgb '#dddddd'\n"
@@ -814,7 +814,9 @@ static rtn_status section_kpis(page *pg)
         json_t *c = json_object_get(chg, kpi_keys[i]);
         if (json_is_number(c)) {
             double v = json_number_value(c);
-            sb_printf(b, "<td class=\"%s\">%+.1f%s</td>", v >= 0 ? "up" : "down", 100 * v,
+            /* green is good news: more of everything but churn */
+            int good = strcmp(kpi_keys[i], "churn_rate") == 0 ? v <= 0 : v >= 0;
+            sb_printf(b, "<td class=\"%s\">%+.1f%s</td>", good ? "up" : "down", 100 * v,
                       f == FMT_PCT ? " pts" : "%");
         } else {
             sb_puts(b, "<td>n/a</td>");
@@ -872,7 +874,7 @@ static rtn_status charts_prepare(page *pg)
     RTN_TRY(data_file(p, "life.dat", d.s));
     pg->chart_life = chart_begin(p, 560, 340);
     sb_printf(s, "set style data histogram\nset style histogram clustered gap 1\nset style fill solid 0.85 border -1\n"
-                 "set key top right autotitle columnhead\nset ylabel 'customers'\nset yrange [0:*]\n"
+                 "set key top left\nset ylabel 'customers'\nset yrange [0:*]\n"
                  "plot '%s/life.dat' using 2:xtic(1) title 'end of previous period' lc rgb '#9ecae1', "
                  "'' using 3 title 'end of last period' lc rgb '#2a6f97'\n", p->dir);
     d.n = 0;
@@ -958,9 +960,9 @@ static rtn_status charts_prepare(page *pg)
     RTN_TRY(data_file(p, "coef.dat", d.s));
     pg->chart_coef = chart_begin(p, 560, 80 + 24 * (int)(nco > 3 ? nco : 3));
     sb_printf(s, "set xlabel 'standardized coefficient (log-odds of churn per std. dev.)'\nset grid noytics\n"
-                 "set yrange [-0.7:%zu]\nset style fill solid 0.85 noborder\nset xzeroaxis\n"
+                 "set yrange [-0.7:%g]\nset style fill solid 0.85 noborder\nset xzeroaxis\n"
                  "plot '%s/coef.dat' using ($1/2):2:(abs($1)/2):(0.38):($1 > 0 ? 0xb42318 : 0x2a6f97):ytic(3) "
-                 "with boxxyerror lc rgb variable\n", nco ? nco - 1 : 0, p->dir);
+                 "with boxxyerror lc rgb variable\n", (double)(nco ? nco - 1 : 0) + 0.7, p->dir);
     d.n = 0;
 
     /* mean CLV by segment */
