@@ -157,6 +157,30 @@ static rtn_status model_split(const rtn_model *m, rtn_split_options *o)
     return rtn_split_check(o);
 }
 
+/* Ingest counts from the store's provenance (docs/formats.md); -1 when absent. */
+static void ingest_counts(const char *store_path, rtn_report *r)
+{
+    r->ingest_rows_read = r->ingest_rows_rejected = r->ingest_duplicates_removed = -1;
+    hid_t f;
+    char *prov = NULL;
+    if (rtn_h5_open_read_local(store_path, &f) != RTN_OK) {
+        rtn_clear_error();
+        return;
+    }
+    if (H5Aexists(f, "provenance") > 0) rtn_h5_read_attr_str_alloc(f, "provenance", &prov);
+    H5Fclose(f);
+    rtn_clear_error();
+    json_t *j = prov ? json_loads(prov, 0, NULL) : NULL;
+    free(prov);
+    if (!j) return;
+    json_t *a = json_object_get(j, "rows_read"), *b = json_object_get(j, "rows_rejected"),
+           *c = json_object_get(j, "duplicates_removed");
+    if (json_is_integer(a)) r->ingest_rows_read = json_integer_value(a);
+    if (json_is_integer(b)) r->ingest_rows_rejected = json_integer_value(b);
+    if (json_is_integer(c)) r->ingest_duplicates_removed = json_integer_value(c);
+    json_decref(j);
+}
+
 static int features_zero_value(const char *path)
 {
     hid_t f;
@@ -273,6 +297,10 @@ rtn_status rtn_cmd_report(MPI_Comm comm, int argc, char **argv)
         r.n_scored = fd.n_total;
         r.labels_known = fd.labels_known;
         r.horizon_days = fd.horizon_days;
+        int64_t single = 0;
+        for (size_t i = 0; fd.clv[RTN_CLV_X] && i < fd.n; i++) single += fd.clv[RTN_CLV_X][i] == 0;
+        MPI_Allreduce(&single, &r.single_purchase_customers, 1, MPI_INT64_T, MPI_SUM, comm);
+        if (rank == 0) ingest_counts(store_path, &r);
         rtn_phase_begin("report:render");
         if (rank == 0) st = rtn_report_render(&r, out, figdir);
         st = rtn_agree(comm, st);

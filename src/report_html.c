@@ -381,7 +381,13 @@ static json_t *build_quality(const rtn_report *r)
     json_object_set_new(o, "unknown_store_rows", json_integer(c->unknown_store_rows));
     json_object_set_new(o, "scored_customers", jcount((int64_t)r->n_scored, k));
     json_object_set_new(o, "labelled_customers", jcount((int64_t)r->scores.total[RTN_GS_LABELLED], k));
+    json_object_set_new(o, "single_purchase_customers", jcount(r->single_purchase_customers, k));
     json_object_set_new(o, "labels_known", json_boolean(r->labels_known));
+    if (r->ingest_rows_read >= 0) {
+        json_object_set_new(o, "ingest_rows_read", json_integer(r->ingest_rows_read));
+        json_object_set_new(o, "ingest_rows_rejected", json_integer(r->ingest_rows_rejected));
+        json_object_set_new(o, "ingest_duplicates_removed", json_integer(r->ingest_duplicates_removed));
+    }
     return o;
 }
 
@@ -827,10 +833,21 @@ static rtn_status section_kpis(page *pg)
     return RTN_OK;
 }
 
-static rtn_status charts_prepare(page *pg)
+/* Writes the chart data files and the gnuplot script; d is scratch (freed by the caller). */
+/* on failure hand the scratch buffer back so the caller frees it */
+#define DATA_FILE(args)                                                                    \
+    do {                                                                                   \
+        rtn_status df_st_ = data_file args;                                                \
+        if (df_st_) {                                                                      \
+            *dp = d;                                                                       \
+            return df_st_;                                                                 \
+        }                                                                                  \
+    } while (0)
+
+static rtn_status charts_write(page *pg, sbuf *dp)
 {
     plotter *p = &pg->plot;
-    sbuf d = {0};
+    sbuf d = *dp;
     json_t *j = pg->j;
     /* cohort heatmap: one box per shown cell */
     json_t *rows = json_object_get(json_object_get(j, "cohorts"), "rows");
@@ -845,7 +862,7 @@ static rtn_status charts_prepare(page *pg)
             sb_printf(&d, "%zu %zu %.6f\n", m, nrows - 1 - i, 100 * json_number_value(v));
     }
     if (d.n == 0) sb_puts(&d, "0 0 NaN\n");
-    RTN_TRY(data_file(p, "cohort.dat", d.s));
+    DATA_FILE((p, "cohort.dat", d.s));
     pg->chart_cohort = chart_begin(p, 900, 80 + 22 * (int)(nrows > 4 ? nrows : 4));
     sbuf *s = &p->script;
     sb_puts(s, "set palette defined (0 '#f7fbff', 25 '#9ecae1', 50 '#4292c6', 100 '#08306b')\n"
@@ -871,7 +888,7 @@ static rtn_status charts_prepare(page *pg)
         sb_printf(&d, "\"%s\" %g %g\n", json_string_value(json_object_get(e, "state")),
                   json_is_number(a) ? json_number_value(a) : 0, json_is_number(b) ? json_number_value(b) : 0);
     }
-    RTN_TRY(data_file(p, "life.dat", d.s));
+    DATA_FILE((p, "life.dat", d.s));
     pg->chart_life = chart_begin(p, 560, 340);
     sb_printf(s, "set style data histogram\nset style histogram clustered gap 1\nset style fill solid 0.85 border -1\n"
                  "set key top left\nset ylabel 'customers'\nset yrange [0:*]\n"
@@ -889,7 +906,7 @@ static rtn_status charts_prepare(page *pg)
         sb_printf(&d, "\"%s\" %g %g\n", pl[q], json_is_number(a) ? 100 * json_number_value(a) : 0,
                   json_is_number(b) ? 100 * json_number_value(b) : 0);
     }
-    RTN_TRY(data_file(p, "kpi.dat", d.s));
+    DATA_FILE((p, "kpi.dat", d.s));
     pg->chart_kpi = chart_begin(p, 460, 300);
     sb_printf(s, "set style data histogram\nset style histogram clustered gap 1\nset style fill solid 0.85 border -1\n"
                  "set key top right\nset ylabel '%%'\nset yrange [0:100]\n"
@@ -903,7 +920,7 @@ static rtn_status charts_prepare(page *pg)
     json_array_foreach(roc, i, e) sb_printf(&d, "%.6f %.6f\n", json_number_value(json_object_get(e, "false_positive_rate")),
                                             json_number_value(json_object_get(e, "true_positive_rate")));
     if (d.n == 0) sb_puts(&d, "0 0\n");
-    RTN_TRY(data_file(p, "roc.dat", d.s));
+    DATA_FILE((p, "roc.dat", d.s));
     pg->chart_roc = chart_begin(p, 400, 380);
     sb_printf(s, "set size ratio 1\nset xrange [0:1]\nset yrange [0:1]\nset xlabel 'false positive rate'\n"
                  "set ylabel 'true positive rate'\nplot x lc rgb '#aaaaaa' dt 2, '%s/roc.dat' using 1:2 "
@@ -919,7 +936,7 @@ static rtn_status charts_prepare(page *pg)
             sb_printf(&d, "%.6f %.6f\n", json_number_value(a), json_number_value(b));
     }
     if (d.n == 0) sb_puts(&d, "NaN NaN\n");
-    RTN_TRY(data_file(p, "calib.dat", d.s));
+    DATA_FILE((p, "calib.dat", d.s));
     pg->chart_cal = chart_begin(p, 400, 380);
     sb_printf(s, "set size ratio 1\nset xrange [0:1]\nset yrange [0:1]\nset xlabel 'mean predicted probability'\n"
                  "set ylabel 'observed churn rate'\nplot x lc rgb '#aaaaaa' dt 2, '%s/calib.dat' using 1:2 "
@@ -937,7 +954,7 @@ static rtn_status charts_prepare(page *pg)
         }
         sb_printf(&d, "%zu %.6f %s\n", (i + 1) * 10, json_is_number(g) ? 100 * json_number_value(g) : NAN, lift);
     }
-    RTN_TRY(data_file(p, "gain.dat", d.s));
+    DATA_FILE((p, "gain.dat", d.s));
     pg->chart_gain = chart_begin(p, 460, 380);
     sb_puts(s, "set xrange [0:100]\nset yrange [0:100]\nset xlabel 'customers contacted (%, highest risk first)'\n"
                "set ylabel 'churners reached (%)'\nset key bottom right\nset style fill solid 0.35 noborder\n");
@@ -957,7 +974,7 @@ static rtn_status charts_prepare(page *pg)
     json_array_foreach(co, i, e) sb_printf(&d, "%.6f %zu \"%s\"\n", json_number_value(json_object_get(e, "coefficient")),
                                            nco - 1 - i, json_string_value(json_object_get(e, "feature")));
     if (d.n == 0) sb_puts(&d, "0 0 \"none\"\n");
-    RTN_TRY(data_file(p, "coef.dat", d.s));
+    DATA_FILE((p, "coef.dat", d.s));
     pg->chart_coef = chart_begin(p, 560, 80 + 24 * (int)(nco > 3 ? nco : 3));
     sb_printf(s, "set xlabel 'standardized coefficient (log-odds of churn per std. dev.)'\nset grid noytics\n"
                  "set yrange [-0.7:%g]\nset style fill solid 0.85 noborder\nset xzeroaxis\n"
@@ -975,16 +992,24 @@ static rtn_status charts_prepare(page *pg)
     }
     pg->chart_clv = -1;
     if (d.n) {
-        RTN_TRY(data_file(p, "clv.dat", d.s));
+        DATA_FILE((p, "clv.dat", d.s));
         pg->chart_clv = chart_begin(p, 560, 340);
         sb_printf(s, "set style fill solid 0.85 border -1\nset boxwidth 0.6\nset yrange [0:*]\n"
                      "set ylabel 'mean CLV (%s)'\nset xtics rotate by -20\n"
                      "plot '%s/clv.dat' using 0:2:xtic(1) with boxes lc rgb '#2a6f97'\n",
                   pg->r->currency, p->dir);
     }
+    *dp = d;
+    if (p->script.failed || d.failed) return rtn_fail(RTN_ERR_NOMEM, "chart script");
+    return RTN_OK;
+}
+
+static rtn_status charts_prepare(page *pg)
+{
+    sbuf d = {0};
+    rtn_status st = charts_write(pg, &d);
     free(d.s);
-    if (p->script.failed) return rtn_fail(RTN_ERR_NOMEM, "chart script");
-    return run_gnuplot(p);
+    return st ? st : run_gnuplot(&pg->plot);
 }
 
 static void section_cohorts(page *pg)

@@ -147,6 +147,9 @@ typedef struct {
     uint64_t n_scored;
     int labels_known;
     int64_t horizon_days;
+    int64_t single_purchase_customers;   /* scored customers with one purchase day */
+    /* from an ingested store's provenance; -1 when the store was not ingested */
+    int64_t ingest_rows_read, ingest_rows_rejected, ingest_duplicates_removed;
 } rtn_report;
 
 /* Rank 0: writes report.json, one CSV per figure into fig_dir (created) and the HTML file
