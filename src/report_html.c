@@ -867,7 +867,9 @@ static rtn_status charts_write(page *pg, sbuf *dp)
     sbuf *s = &p->script;
     sb_puts(s, "set palette defined (0 '#f7fbff', 25 '#9ecae1', 50 '#4292c6', 100 '#08306b')\n"
                "set cbrange [0:100]\nset cblabel 'retained %'\nset xlabel 'months since first purchase'\n"
-               "set grid noxtics noytics\nset ytics (");
+               "set grid noxtics noytics\n");
+    /* a cutoff in the store's first month leaves no complete cohort month */
+    if (nrows) sb_puts(s, "set ytics (");
     json_array_foreach(rows, i, e)
     {
         if (i) sb_puts(s, ", ");
@@ -875,7 +877,7 @@ static rtn_status charts_write(page *pg, sbuf *dp)
         sb_printf(s, " %zu", nrows - 1 - i);
     }
     double top = nrows ? (double)nrows - 0.5 : 0.5;
-    sb_printf(s, ")\nset xrange [-0.5:%g]\nset yrange [-0.5:%g]\n", top, top);
+    sb_printf(s, "%s\nset xrange [-0.5:%g]\nset yrange [-0.5:%g]\n", nrows ? ")" : "", top, top);
     sb_printf(s, "plot '%s/cohort.dat' using 1:2:(0.5):(0.5):3 with boxxyerror fs solid 1.0 "
                  "noborder lc palette\n", p->dir);
     d.n = 0;
