@@ -207,8 +207,8 @@ static int cmp_roc(const void *a, const void *b)
  * split), which keeps at least `step` customers behind each point. */
 static void roc_points(roc_row *r, size_t n, size_t step, rtn_report_scores *out)
 {
-    /* stable order for ties: mergesort-like stability is not needed since tied rows are
-     * never split by a point */
+    /* qsort is not stable, but no point falls inside a run of ties, so the counts at every
+     * point do not depend on how tied rows are ordered */
     qsort(r, n, sizeof *r, cmp_roc);
     uint64_t pos = 0;
     for (size_t i = 0; i < n; i++) pos += r[i].y == 1;
