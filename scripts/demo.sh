@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's first command: installs dependencies, builds, and runs the demo job
-# (jobs/demo.job: generate -> features -> train -> score) on 2 ranks with `retain run`.
+# (jobs/demo.job: generate -> features -> train -> score -> report) on 2 ranks with `retain run`.
 # Outputs land in out/demo/; a second run skips the stages that are up to date.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)

@@ -15,8 +15,8 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # test oracles and benchmark peers (Debian's python3 modules live under /usr/bin/python3)
   python3 python3-numpy python3-h5py python3-scipy python3-pandas python3-sklearn python3-mpmath liblinear-tools
-  # charts
-  gnuplot-nox
+  # charts, and the browser that renders the report in its test (python3-pil checks the screenshot)
+  gnuplot-nox chromium python3-pil
   slurm-wlm munge  # the local Slurm test cluster (scripts/slurm-local.sh, tests/slurm.cmake)
 )
 

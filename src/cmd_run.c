@@ -242,6 +242,37 @@ static rtn_status make_plans(rtn_job *job, const char *outdir, stage_plan *plans
         p->out[p->n_out++] = wl;
         present[3] = 1;
     }
+
+    /* report: reads every earlier output */
+    if (rtn_job_has_section(job, "report")) {
+        if (!present[3]) {
+            free(store);
+            return rtn_fail(RTN_ERR_CONFIG, "%s: [report] needs a [score] section", job->path);
+        }
+        p = &plans[5];
+        p->name = "report";
+        p->command = "report";
+        plan_arg(p, "report");
+        char *feat = join_path(outdir, "features.h5"), *model = join_path(outdir, "model.h5");
+        char *scores = join_path(outdir, "scores.h5"), *html = join_path(outdir, "report.html");
+        char *figs = join_path(outdir, "report");
+        plan_opt(p, "--store", store);
+        plan_opt(p, "--features", feat);
+        plan_opt(p, "--model", model);
+        plan_opt(p, "--scores", scores);
+        plan_opt(p, "--out", html);
+        plan_opt(p, "--figures", figs);
+        static const char *const keys[] = {"k-anon", "period-days"};
+        plan_keys(p, job, "report", keys, NKEYS(keys), NULL);
+        p->in[p->n_in++] = strdup(store);
+        p->in[p->n_in++] = feat;
+        p->in[p->n_in++] = model;
+        p->in[p->n_in++] = scores;
+        p->out[p->n_out++] = html;
+        p->out[p->n_out++] = join_path(figs, "report.json");
+        free(figs);
+        present[5] = 1;
+    }
     free(store);
     return RTN_OK;
 }

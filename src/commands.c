@@ -12,6 +12,8 @@ const rtn_command rtn_commands[] = {
      rtn_usage_train},
     {"score", rtn_cmd_score, "score customers: churn risk, segment, value, reasons, action",
      rtn_usage_score},
+    {"report", rtn_cmd_report, "the retention report: HTML with KPIs, cohorts, segments, model quality",
+     rtn_usage_report},
     {"model", rtn_cmd_model, "show a model bundle, or diff two (the quarterly review)",
      rtn_usage_model},
     {"run", rtn_cmd_run, "run the whole pipeline from a job file (restartable)", rtn_usage_run},

@@ -111,9 +111,9 @@ touch ingest.key
 out=$(R 2 run ingest.ini 2>&1) || die "ingest job re-run: $out"
 grep -q "stage data      running" <<<"$out" || die "a changed key file must re-run the data stage: $out"
 
-# the README's demo job, every stage: data -> features -> train -> score
+# the README's demo job, every stage: data -> features -> train -> score -> report
 out=$(R 2 run "$RETAIN_SOURCE_DIR/jobs/demo.job" --set job.output_dir=demo 2>&1) || die "demo job: $out"
-for f in store.h5 truth.h5 features.h5 model.h5 scores.h5 scores.csv warning-list.csv; do
+for f in store.h5 truth.h5 features.h5 model.h5 scores.h5 scores.csv warning-list.csv report.html report/report.json report/cohorts.csv; do
   [[ -s demo/$f ]] || die "demo job did not write $f"
 done
 [[ $(wc -l < demo/warning-list.csv) == 101 ]] || die "demo warning list should hold 100 customers"
