@@ -658,6 +658,10 @@ static rtn_status train_churn(MPI_Comm comm, const train_opts *o, const rtn_feat
                  "(%.1f%% churned)", lr.iterations, lr.converged ? "converged" : lr.stop_reason,
                  lr.objective, (unsigned long long)lr.n_train,
                  lr.n_train ? 100.0 * (double)lr.n_pos / (double)lr.n_train : 0.0);
+        rtn_summary_set_int("train.churn", "iterations", lr.iterations);
+        rtn_summary_set_int("train.churn", "evaluations", lr.evaluations);
+        rtn_summary_set_int("train.churn", "rows", (int64_t)lr.n_train);
+        rtn_summary_set_int("train.churn", "features", (int64_t)d);
         if (!lr.converged)
             rtn_warn("train: churn model did not converge: %s (gradient %.3g > tol %.3g)",
                      lr.stop_reason, lr.grad_norm, o->tol);
@@ -909,6 +913,10 @@ static rtn_status train_segments(MPI_Comm comm, const train_opts *o, const rtn_f
         rtn_summary_set_int("train.segments", "k", k);
         rtn_summary_set_real("train.segments", "inertia", km.inertia);
         rtn_summary_set_int("train.segments", "iterations", km.n_iter);
+        /* every restart and scan fit: the data passes a benchmark divides by */
+        rtn_summary_set_int("train.segments", "lloyd_iterations_total", ts->km.total_iterations);
+        rtn_summary_set_int("train.segments", "features", (int64_t)m->ds);
+        rtn_summary_set_int("train.segments", "restarts", o->n_init);
     }
     rtn_segment_profiles_free(&prof);
     rtn_kmeans_model_free(&km);
