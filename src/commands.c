@@ -14,6 +14,8 @@ const rtn_command rtn_commands[] = {
      rtn_usage_score},
     {"model", rtn_cmd_model, "show a model bundle, or diff two (the quarterly review)",
      rtn_usage_model},
+    {"export", rtn_cmd_export, "export a model bundle for serving systems: ONNX and JSON",
+     rtn_usage_export},
     {"run", rtn_cmd_run, "run the whole pipeline from a job file (restartable)", rtn_usage_run},
 };
 const int rtn_n_commands = (int)(sizeof rtn_commands / sizeof rtn_commands[0]);

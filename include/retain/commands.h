@@ -27,4 +27,7 @@ extern const char rtn_usage_score[];
 rtn_status rtn_cmd_model(MPI_Comm comm, int argc, char **argv);
 extern const char rtn_usage_model[];
 
+rtn_status rtn_cmd_export(MPI_Comm comm, int argc, char **argv);
+extern const char rtn_usage_export[];
+
 #endif
