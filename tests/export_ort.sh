@@ -7,7 +7,7 @@
 set -u
 W=${RETAIN_TEST_TMP:-$PWD}/export
 NODE=${RETAIN_NODE:-$(command -v node || true)}
-ORT=${RETAIN_ORT_NODE:-/opt/retain/node/node_modules/onnxruntime-node}
+ORT=${RETAIN_ORT_NODE:-${RETAIN_NODE_PREFIX:-/opt/retain/node}/node_modules/onnxruntime-node}
 if [[ -z $NODE ]]; then
   echo "SKIP: no node on PATH (scripts/install-deps.sh installs nodejs and onnxruntime-node)"
   exit 77
