@@ -12,7 +12,6 @@
  * log1p(a) for a >= 0 is computed as log(u) * a / (u - 1) with u = 1 + a (a when u == 1),
  * accurate to a few ulps, since ONNX has no log1p operator. */
 #include <inttypes.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,8 +113,8 @@ static Onnx__AttributeProto *attr_int(gb *g, const char *name, int64_t v)
     return at;
 }
 
-/* Adds a node OP(inputs...) -> one output named out (a fresh name when NULL); returns the
- * output name. attrs: up to 2 attributes (NULL-terminated). */
+/* Adds a node OP(inputs...) -> one output named out (a fresh name when NULL) with up to two
+ * attributes (NULL when absent); returns the output name, NULL when out of memory. */
 static char *node(gb *g, const char *op, const char *out, Onnx__AttributeProto *at0,
                   Onnx__AttributeProto *at1, int nin, ...)
 {
