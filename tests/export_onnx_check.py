@@ -29,7 +29,8 @@ def dims(vi):
 
 for name, outputs in (("m", ["churn_probability", "segment_id"]),
                       ("m-churn", ["churn_probability"]),
-                      ("m-seg", ["segment_id"])):
+                      ("m-seg", ["segment_id"]),
+                      ("m-alt", ["churn_probability", "segment_id"])):
     path = os.path.join(W, name + ".onnx")
     model = onnx.load(path)
     try:
