@@ -420,6 +420,9 @@ rtn_status rtn_export_onnx_bytes(const rtn_model *m, uint8_t **buf, size_t *len)
         snprintf(num, sizeof num, "%d", RTN_ONNX_GRAPH_VERSION);
         meta(&g, mp, &mcap, "retain.graph_version", num);
         meta(&g, mp, &mcap, "retain.model_content_id", m->content_id);
+        /* the model version a serving system should key on: bundles with the same content id
+         * score identically */
+        meta(&g, mp, &mcap, "retain.model_version", m->content_id);
         snprintf(num, sizeof num, "%d", RTN_MODEL_FORMAT_VERSION);
         meta(&g, mp, &mcap, "retain.model_format_version", num);
         meta(&g, mp, &mcap, "retain.model_creator_version", m->creator_version);

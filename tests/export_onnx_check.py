@@ -58,7 +58,8 @@ for name, outputs in (("m", ["churn_probability", "segment_id"]),
     meta = {p.key: p.value for p in model.metadata_props}
     check(meta.get("retain.format") == "retain-onnx" and meta.get("retain.graph_version") == "1",
           f"{name}: metadata format")
-    check(meta.get("retain.model_content_id") == attr_str(B.attrs["content_id"]), f"{name}: metadata content id")
+    check(meta.get("retain.model_content_id") == attr_str(B.attrs["content_id"]) ==
+          meta.get("retain.model_version"), f"{name}: metadata content id and model version")
     check(json.loads(meta.get("retain.feature_names", "[]")) == names, f"{name}: metadata feature names")
     check(meta.get("retain.outputs") == ",".join(outputs), f"{name}: metadata outputs")
     if "segments" in B:
