@@ -55,6 +55,10 @@ static void *aalloc(arena *a, size_t bytes)
 
 static char *astr(arena *a, const char *s)
 {
+    if (!s) { /* a name from an allocation that already failed */
+        a->oom = 1;
+        return NULL;
+    }
     size_t n = strlen(s) + 1;
     char *q = aalloc(a, n);
     if (q) memcpy(q, s, n);
@@ -78,18 +82,21 @@ typedef struct {
     int counter;
 } gb;
 
-static void push(arena *a, void ***arr, size_t *n, size_t *cap, void *item)
+/* Makes room for one more element in the pointer array *arrp (typed by the caller; the
+ * array pointer is read and written with memcpy, so no pointer type is punned). */
+static int grow(arena *a, void *arrp, size_t n, size_t *cap)
 {
-    if (!item || a->oom) return;
-    if (*n == *cap) {
-        size_t nc = *cap ? 2 * *cap : 32;
-        void **np = aalloc(a, nc * sizeof *np);
-        if (!np) return;
-        if (*n) memcpy(np, *arr, *n * sizeof *np);
-        *arr = np;
-        *cap = nc;
-    }
-    (*arr)[(*n)++] = item;
+    if (a->oom) return 0;
+    if (n < *cap) return 1;
+    size_t nc = *cap ? 2 * *cap : 32;
+    void **np = aalloc(a, nc * sizeof(void *));
+    if (!np) return 0;
+    void **old;
+    memcpy(&old, arrp, sizeof old);
+    if (n) memcpy(np, old, n * sizeof(void *));
+    memcpy(arrp, &np, sizeof np);
+    *cap = nc;
+    return 1;
 }
 
 /* A fresh value name: PREFIX_N. */
@@ -145,7 +152,7 @@ static char *node(gb *g, const char *op, const char *out, Onnx__AttributeProto *
         for (int i = 0; i < 2; i++)
             if (ats[i]) nd->attribute[nd->n_attribute++] = ats[i];
     }
-    push(&g->a, (void ***)&g->nodes, &g->n_nodes, &g->cap_nodes, nd);
+    if (grow(&g->a, &g->nodes, g->n_nodes, &g->cap_nodes)) g->nodes[g->n_nodes++] = nd;
     return g->a.oom ? NULL : o;
 }
 
@@ -164,7 +171,7 @@ static Onnx__TensorProto *tensor(gb *g, const char *name, int32_t type, int ndim
         memcpy(t->dims, dims, sizeof(int64_t) * (size_t)ndims);
         t->n_dims = (size_t)ndims;
     }
-    push(&g->a, (void ***)&g->inits, &g->n_inits, &g->cap_inits, t);
+    if (grow(&g->a, &g->inits, g->n_inits, &g->cap_inits)) g->inits[g->n_inits++] = t;
     return t;
 }
 
@@ -279,7 +286,8 @@ static void meta(gb *g, Onnx__ModelProto *mp, size_t *cap, const char *key, cons
     onnx__string_string_entry_proto__init(e);
     e->key = astr(&g->a, key);
     e->value = astr(&g->a, value ? value : "");
-    push(&g->a, (void ***)&mp->metadata_props, &mp->n_metadata_props, cap, e);
+    if (grow(&g->a, &mp->metadata_props, mp->n_metadata_props, cap))
+        mp->metadata_props[mp->n_metadata_props++] = e;
 }
 
 static char *json_names(char *const *s, size_t n)
