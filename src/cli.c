@@ -119,14 +119,6 @@ rtn_status rtn_parse_date(const char *opt, const char *s, int64_t *out)
     return RTN_OK;
 }
 
-void rtn_format_time(int64_t t, char *buf, size_t n)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 const char *rtn_command_line(void) { return command_line; }
 
 void rtn_set_command_line(int argc, char **argv)

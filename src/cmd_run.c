@@ -103,6 +103,14 @@ static int stage_index(const char *name)
     return -1;
 }
 
+/* true/yes/1 -> 1, false/no/0 -> 0, anything else -1 */
+static int parse_bool(const char *v)
+{
+    if (!strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1")) return 1;
+    if (!strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "0")) return 0;
+    return -1;
+}
+
 /* Builds the plan of every stage the job file asks for. */
 static rtn_status make_plans(rtn_job *job, const char *outdir, stage_plan *plans, int *present)
 {
@@ -241,6 +249,48 @@ static rtn_status make_plans(rtn_job *job, const char *outdir, stage_plan *plans
         else free(csv);
         p->out[p->n_out++] = wl;
         present[3] = 1;
+    }
+
+    /* export */
+    if (rtn_job_has_section(job, "export")) {
+        if (!present[2]) {
+            free(store);
+            return rtn_fail(RTN_ERR_CONFIG, "%s: [export] needs a [train] section", job->path);
+        }
+        const char *keys[2] = {"onnx", "json"};
+        int want[2];
+        for (int i = 0; i < 2; i++) {
+            const char *v = rtn_job_get_or(job, "export", keys[i], "true");
+            want[i] = parse_bool(v);
+            if (want[i] < 0) {
+                free(store);
+                return rtn_fail(RTN_ERR_CONFIG, "%s: [export] %s must be true or false, not '%s'",
+                                job->path, keys[i], v);
+            }
+        }
+        if (!want[0] && !want[1]) {
+            free(store);
+            return rtn_fail(RTN_ERR_CONFIG, "%s: [export] with onnx = false and json = false "
+                            "exports nothing (remove the section)", job->path);
+        }
+        p = &plans[4];
+        p->name = "export";
+        p->command = "export";
+        plan_arg(p, "export");
+        char *model = join_path(outdir, "model.h5");
+        plan_opt(p, "--model", model);
+        p->in[p->n_in++] = model;
+        if (want[0]) {
+            char *onnx = join_path(outdir, "model.onnx");
+            plan_opt(p, "--onnx", onnx);
+            p->out[p->n_out++] = onnx;
+        }
+        if (want[1]) {
+            char *json = join_path(outdir, "model.json");
+            plan_opt(p, "--json", json);
+            p->out[p->n_out++] = json;
+        }
+        present[4] = 1;
     }
 
     /* report: reads every earlier output */

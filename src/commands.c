@@ -12,10 +12,12 @@ const rtn_command rtn_commands[] = {
      rtn_usage_train},
     {"score", rtn_cmd_score, "score customers: churn risk, segment, value, reasons, action",
      rtn_usage_score},
-    {"report", rtn_cmd_report, "the retention report: HTML with KPIs, cohorts, segments, model quality",
-     rtn_usage_report},
     {"model", rtn_cmd_model, "show a model bundle, or diff two (the quarterly review)",
      rtn_usage_model},
+    {"export", rtn_cmd_export, "export a model bundle for serving systems: ONNX and JSON",
+     rtn_usage_export},
+    {"report", rtn_cmd_report, "the retention report: HTML with KPIs, cohorts, segments, model quality",
+     rtn_usage_report},
     {"run", rtn_cmd_run, "run the whole pipeline from a job file (restartable)", rtn_usage_run},
 };
 const int rtn_n_commands = (int)(sizeof rtn_commands / sizeof rtn_commands[0]);

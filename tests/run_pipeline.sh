@@ -111,13 +111,23 @@ touch ingest.key
 out=$(R 2 run ingest.ini 2>&1) || die "ingest job re-run: $out"
 grep -q "stage data      running" <<<"$out" || die "a changed key file must re-run the data stage: $out"
 
-# the README's demo job, every stage: data -> features -> train -> score -> report
+# the README's demo job, every stage: data -> features -> train -> score -> export -> report
 out=$(R 2 run "$RETAIN_SOURCE_DIR/jobs/demo.job" --set job.output_dir=demo 2>&1) || die "demo job: $out"
-for f in store.h5 truth.h5 features.h5 model.h5 scores.h5 scores.csv warning-list.csv report.html report/report.json report/cohorts.csv; do
+for f in store.h5 truth.h5 features.h5 model.h5 scores.h5 scores.csv warning-list.csv model.onnx model.json report.html report/report.json report/cohorts.csv; do
   [[ -s demo/$f ]] || die "demo job did not write $f"
 done
 [[ $(wc -l < demo/warning-list.csv) == 101 ]] || die "demo warning list should hold 100 customers"
 grep -q "AUC of the truth-based oracle" <<<"$out" || die "demo: no oracle AUC in the log"
+grep -q "stage export    running: retain export --model demo/model.h5 --onnx demo/model.onnx --json demo/model.json" <<<"$out" ||
+  die "demo: export stage command: $out"
+# [export] keys: JSON only re-runs just the export stage; an invalid value is a job-file error
+rm demo/model.onnx demo/model.json
+out=$(R 1 run "$RETAIN_SOURCE_DIR/jobs/demo.job" --set job.output_dir=demo --set export.onnx=false 2>&1) || die "json-only export: $out"
+grep -q "stage train     up to date" <<<"$out" && grep -q "stage export    running: retain export --model demo/model.h5 --json demo/model.json$" <<<"$out" ||
+  die "json-only export should re-run only the export stage: $out"
+[[ -s demo/model.json && ! -e demo/model.onnx ]] || die "json-only export outputs"
+out=$(R 1 run "$RETAIN_SOURCE_DIR/jobs/demo.job" --set job.output_dir=demo --set export.json=maybe 2>&1); code=$?
+[[ $code == 6 ]] && grep -q "\[export\] json must be true or false, not 'maybe'" <<<"$out" || die "bad export key: $code $out"
 
 [[ $fail == 0 ]] && echo "run_pipeline: all checks passed"
 exit $fail

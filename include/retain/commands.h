@@ -27,6 +27,8 @@ extern const char rtn_usage_score[];
 rtn_status rtn_cmd_model(MPI_Comm comm, int argc, char **argv);
 extern const char rtn_usage_model[];
 
+rtn_status rtn_cmd_export(MPI_Comm comm, int argc, char **argv);
+extern const char rtn_usage_export[];
 rtn_status rtn_cmd_report(MPI_Comm comm, int argc, char **argv);
 extern const char rtn_usage_report[];
 
