@@ -21,10 +21,12 @@
 #include "retain/buckets.h"
 #include "retain/log.h"
 
-#define RTN_LR_BLOCK 256
-#ifndef RTN_LR_PREFETCH_LOCALITY
+/* 128 rows: a block (24 columns: 24 KiB) stays in L1/L2 between its margin and gradient
+ * sweeps, and the prefetch of the next one (into L2) overlaps the loss computation.
+ * Measured: 64 and 128 rows 1.33-1.38x the read of the same bytes, 256 rows 1.40-1.47x,
+ * 1024 rows 1.55-1.61x (5e6 x 24, docs/performance.md). */
+#define RTN_LR_BLOCK 128
 #define RTN_LR_PREFETCH_LOCALITY 2
-#endif
 
 /* Run-time dispatch of the data-pass kernels (GCC function multi-versioning); sanitizer
  * builds and other compilers use the baseline version. */
