@@ -67,6 +67,40 @@ static int cmp_top(const void *a, const void *b)
     return x->customer < y->customer ? -1 : x->customer > y->customer;
 }
 
+/* Keeps the k first entries in cmp_top order (n log k instead of sorting all n rows): h
+ * is a heap whose root is the last of the kept entries. Returns how many were kept,
+ * sorted. */
+static size_t select_top(const top_entry *all, size_t n, size_t k, top_entry *h)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n && k > 0; i++) {
+        size_t c;
+        if (m < k) { /* sift up */
+            c = m++;
+            while (c > 0 && cmp_top(&h[(c - 1) / 2], &all[i]) < 0) {
+                h[c] = h[(c - 1) / 2];
+                c = (c - 1) / 2;
+            }
+            h[c] = all[i];
+            continue;
+        }
+        if (cmp_top(&all[i], &h[0]) >= 0) continue;
+        c = 0; /* replace the root, sift down */
+        for (;;) {
+            size_t l = 2 * c + 1, r = l + 1, big = c;
+            const top_entry *bv = &all[i];
+            if (l < m && cmp_top(&h[l], bv) > 0) big = l, bv = &h[l];
+            if (r < m && cmp_top(&h[r], bv) > 0) big = r;
+            if (big == c) break;
+            h[c] = h[big];
+            c = big;
+        }
+        h[c] = all[i];
+    }
+    qsort(h, m, sizeof *h, cmp_top);
+    return m;
+}
+
 typedef struct {
     size_t n;
     double *p, *value, *clv, *p_alive, *loss;
@@ -218,7 +252,16 @@ static rtn_status write_warning_list(MPI_Comm comm, const char *path, uint64_t t
         return st;
     }
     for (size_t i = 0; i < c->n; i++) loc[i] = (top_entry){c->loss[i], customer[i], i};
-    qsort(loc, c->n, sizeof *loc, cmp_top);
+    top_entry *best = malloc(sizeof *best * (k + 1));
+    st = rtn_agree(comm, best ? RTN_OK : rtn_fail(RTN_ERR_NOMEM, "warning list"));
+    if (st) {
+        free(loc);
+        free(best);
+        return st;
+    }
+    select_top(loc, c->n, k, best);
+    free(loc);
+    loc = best;
     /* each rank sends its k best lines, already formatted */
     size_t cap = k * 512 + 1, len = 0;
     char *mine = malloc(cap);
