@@ -217,6 +217,27 @@ rtn_status rtn_cmd_features(MPI_Comm comm, int argc, char **argv)
     }
     st = rtn_agree(comm, st);
 
+    /* data-quality counts: in the features file (the report shows them) and the summary */
+    json_t *dq = NULL;
+    char *dq_text = NULL;
+    if (st == RTN_OK) {
+        double dq_scale = 1;
+        for (int i = 0; i < in->currency_exponent; i++) dq_scale *= 10;
+        dq = json_object();
+        json_object_set_new(dq, "single_purchase_customers", json_integer((json_int_t)tot[5]));
+        json_object_set_new(dq, "negative_net_spend_customers", json_integer((json_int_t)tot[6]));
+        json_object_set_new(dq, "amount_abs_p999", json_real((double)amount_q / dq_scale));
+        json_object_set_new(dq, "extreme_amount_rows", json_integer((json_int_t)extreme));
+        json_object_set_new(dq, "coverage_days", json_integer((json_int_t)ndays));
+        json_object_set_new(dq, "zero_transaction_days", json_integer((json_int_t)zero_days));
+        json_object_set_new(dq, "longest_gap_days", json_integer((json_int_t)gap));
+        json_object_set_new(dq, "rows_outside_time_range", json_integer((json_int_t)outside));
+        json_object_set_new(dq, "split_basket_runs", json_integer((json_int_t)tot[9]));
+        dq_text = json_dumps(dq, JSON_SORT_KEYS | JSON_COMPACT | JSON_REAL_PRECISION(15));
+        if (!dq_text) st = rtn_fail(RTN_ERR_NOMEM, "data-quality counts");
+    }
+    st = rtn_agree(comm, st);
+
     if (st == RTN_OK) {
         rtn_phase_begin("write");
         meta.params = &p;
@@ -230,6 +251,7 @@ rtn_status rtn_cmd_features(MPI_Comm comm, int argc, char **argv)
         meta.created_by = rtn_command_line();
         meta.category_names = (const char *const *)in->dict_category.s;
         meta.n_category_names = in->dict_category.n;
+        meta.data_quality_json = dq_text;
         st = rtn_features_write(comm, out_path, &rows, &meta);
         rtn_phase_end("write");
     }
@@ -263,17 +285,8 @@ rtn_status rtn_cmd_features(MPI_Comm comm, int argc, char **argv)
         }
         rtn_summary_set_real(S, "scan_seconds", scan_max);
         rtn_summary_set_real(S, "rows_per_second", scan_max > 0 ? (double)tot[0] / scan_max : 0);
-        json_t *dq = json_object();
-        json_object_set_new(dq, "single_purchase_customers", json_integer((json_int_t)tot[5]));
-        json_object_set_new(dq, "negative_net_spend_customers", json_integer((json_int_t)tot[6]));
-        json_object_set_new(dq, "amount_abs_p999", json_real((double)amount_q / scale));
-        json_object_set_new(dq, "extreme_amount_rows", json_integer((json_int_t)extreme));
-        json_object_set_new(dq, "coverage_days", json_integer((json_int_t)ndays));
-        json_object_set_new(dq, "zero_transaction_days", json_integer((json_int_t)zero_days));
-        json_object_set_new(dq, "longest_gap_days", json_integer((json_int_t)gap));
-        json_object_set_new(dq, "rows_outside_time_range", json_integer((json_int_t)outside));
-        json_object_set_new(dq, "split_basket_runs", json_integer((json_int_t)tot[9]));
         json_object_set_new(rtn_summary_section(S), "data_quality", dq);
+        dq = NULL;
 
         rtn_info("features: %" PRIu64 " rows, %" PRIu64 " customers scanned in %.2f s (%.3g rows/s)",
                  tot[0], tot[1], scan_max, scan_max > 0 ? (double)tot[0] / scan_max : 0.0);
@@ -290,6 +303,8 @@ rtn_status rtn_cmd_features(MPI_Comm comm, int argc, char **argv)
                  zero_days, ndays, gap);
         rtn_info("features: wrote %s", out_path);
     }
+    json_decref(dq);
+    free(dq_text);
     rtn_features_rows_free(&rows);
     rtn_features_ctx_free(ctx);
     free(bucket_rows);

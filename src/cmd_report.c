@@ -293,6 +293,7 @@ rtn_status rtn_cmd_report(MPI_Comm comm, int argc, char **argv)
         r.currency_exponent = fd.currency_exponent;
         r.cutoff_iso = fd.cutoff_iso;
         r.store_digest = fd.store_digest;
+        r.features_quality_json = fd.data_quality_json;
         r.model_content_id = m.content_id;
         r.n_scored = fd.n_total;
         r.labels_known = fd.labels_known;

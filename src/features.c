@@ -819,6 +819,8 @@ rtn_status rtn_features_write(MPI_Comm comm, const char *path, const rtn_feature
             st = rtn_h5_attr_i64(f, "zero_value_purchases", p->zero_value_purchases);
         if (st == RTN_OK) st = rtn_h5_attr_str(f, "store_digest", m->store_digest);
         if (st == RTN_OK) st = rtn_h5_attr_str(f, "store_path", m->store_path);
+        if (st == RTN_OK && m->data_quality_json)
+            st = rtn_h5_attr_str(f, "data_quality", m->data_quality_json);
         if (st == RTN_OK) st = rtn_h5_attr_u64(f, "buckets", m->nbuckets);
         if (st == RTN_OK) st = rtn_h5_attr_u64(f, "n_customers", N);
         if (st == RTN_OK) st = rtn_h5_attr_i64(f, "labels_known", p->labels_known ? 1 : 0);
@@ -904,6 +906,7 @@ void rtn_features_data_free(rtn_features_data *d)
     rtn_strings_free(d->feature_names, d->d);
     rtn_strings_free(d->segment_names, d->n_segments);
     free(d->store_path);
+    free(d->data_quality_json);
     memset(d, 0, sizeof *d);
 }
 
@@ -935,6 +938,8 @@ static rtn_status load_header(hid_t f, const char *path, rtn_features_data *d, u
     if (st == RTN_OK)
         st = rtn_h5_read_attr_str(f, "store_digest", d->store_digest, sizeof d->store_digest);
     if (st == RTN_OK) st = rtn_h5_read_attr_str_alloc(f, "store_path", &d->store_path);
+    if (st == RTN_OK && H5Aexists(f, "data_quality") > 0)
+        st = rtn_h5_read_attr_str_alloc(f, "data_quality", &d->data_quality_json);
     if (st == RTN_OK) st = rtn_h5_read_attr_u64(f, "buckets", &B);
     if (st == RTN_OK) st = rtn_h5_read_attr_u64(f, "n_customers", &N);
     if (st) return st;

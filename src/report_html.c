@@ -383,6 +383,21 @@ static json_t *build_quality(const rtn_report *r)
     json_object_set_new(o, "labelled_customers", jcount((int64_t)r->scores.total[RTN_GS_LABELLED], k));
     json_object_set_new(o, "single_purchase_customers", jcount(r->single_purchase_customers, k));
     json_object_set_new(o, "labels_known", json_boolean(r->labels_known));
+    /* the features pass's own counts (files written before they were recorded have none);
+     * customer counts obey k-anonymity like every other count */
+    json_t *fq = r->features_quality_json ? json_loads(r->features_quality_json, 0, NULL) : NULL;
+    const char *key;
+    json_t *v;
+    json_object_foreach(fq, key, v)
+    {
+        if (json_object_get(o, key)) continue;
+        size_t l = strlen(key);
+        if (l >= 9 && strcmp(key + l - 9, "customers") == 0 && json_is_integer(v))
+            json_object_set_new(o, key, jcount((int64_t)json_integer_value(v), k));
+        else
+            json_object_set(o, key, v);
+    }
+    json_decref(fq);
     if (r->ingest_rows_read >= 0) {
         json_object_set_new(o, "ingest_rows_read", json_integer(r->ingest_rows_read));
         json_object_set_new(o, "ingest_rows_rejected", json_integer(r->ingest_rows_rejected));

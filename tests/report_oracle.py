@@ -136,6 +136,11 @@ dq = J["data_quality"]
 check(dq["rows"] == len(df) and dq["store_customers"] == df.customer.nunique(), "rows and customers")
 check(dq["purchases_before_cutoff"] == len(pur) and dq["baskets_before_cutoff"] == len(b), "baskets and purchases")
 check(dq["return_rows"] == int((df.amount < 0).sum()), "return rows")
+fq = json.loads(F.attrs["data_quality"])
+check(len(fq) >= 8 and all(k in dq for k in fq), "the features pass's data-quality counts are in the report")
+check(all(dq[k] == v or (k.endswith("customers") and v < J["k_anon"] and dq[k] == "suppressed")
+          for k, v in fq.items() if k not in ("single_purchase_customers",)),
+      "features data-quality values carried unchanged (customer counts below k suppressed)")
 
 # segments: RFM groups from the features file, k-means groups and warnings from the scores
 rfm = F["customers/rfm_segment"][()]

@@ -187,6 +187,7 @@ typedef struct {
     const char *store_path, *store_digest, *currency, *created_by;
     const char *const *category_names; /* the store's category dictionary (code = index) */
     size_t n_category_names;
+    const char *data_quality_json;     /* the data-quality counts as a JSON object (or NULL) */
 } rtn_features_file_meta;
 
 /* Collective: writes the features file (docs/formats.md, "Features file") under a
@@ -226,6 +227,7 @@ typedef struct {
     char currency[16];
     char store_digest[65];
     char *store_path;
+    char *data_quality_json;      /* JSON object of data-quality counts; NULL in older files */
     rtn_bucketed_rows rows;       /* view over X with this rank's bucket offsets */
 } rtn_features_data;
 

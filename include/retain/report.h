@@ -150,6 +150,7 @@ typedef struct {
     int64_t single_purchase_customers;   /* scored customers with one purchase day */
     /* from an ingested store's provenance; -1 when the store was not ingested */
     int64_t ingest_rows_read, ingest_rows_rejected, ingest_duplicates_removed;
+    const char *features_quality_json; /* the features file's data-quality counts, or NULL */
 } rtn_report;
 
 /* Rank 0: writes report.json, one CSV per figure into fig_dir (created) and the HTML file
