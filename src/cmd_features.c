@@ -218,15 +218,15 @@ rtn_status rtn_cmd_features(MPI_Comm comm, int argc, char **argv)
     st = rtn_agree(comm, st);
 
     /* data-quality counts: in the features file (the report shows them) and the summary */
+    double scale = 1; /* minor units per major unit */
+    for (int i = 0; i < in->currency_exponent; i++) scale *= 10;
     json_t *dq = NULL;
     char *dq_text = NULL;
     if (st == RTN_OK) {
-        double dq_scale = 1;
-        for (int i = 0; i < in->currency_exponent; i++) dq_scale *= 10;
         dq = json_object();
         json_object_set_new(dq, "single_purchase_customers", json_integer((json_int_t)tot[5]));
         json_object_set_new(dq, "negative_net_spend_customers", json_integer((json_int_t)tot[6]));
-        json_object_set_new(dq, "amount_abs_p999", json_real((double)amount_q / dq_scale));
+        json_object_set_new(dq, "amount_abs_p999", json_real((double)amount_q / scale));
         json_object_set_new(dq, "extreme_amount_rows", json_integer((json_int_t)extreme));
         json_object_set_new(dq, "coverage_days", json_integer((json_int_t)ndays));
         json_object_set_new(dq, "zero_transaction_days", json_integer((json_int_t)zero_days));
@@ -259,8 +259,6 @@ rtn_status rtn_cmd_features(MPI_Comm comm, int argc, char **argv)
     if (st == RTN_OK) {
         double scan_max = 0;
         MPI_Allreduce(&t_scan, &scan_max, 1, MPI_DOUBLE, MPI_MAX, comm);
-        double scale = 1;
-        for (int i = 0; i < in->currency_exponent; i++) scale *= 10;
         const char *S = "features";
         rtn_summary_set_str(S, "store", store_path);
         rtn_summary_set_str(S, "out", out_path);

@@ -455,10 +455,10 @@ static rtn_status one_customer(rtn_features_ctx *c, const rtn_txn_block *blk, si
                 }
             }
             int32_t g = cat[k];
+            if (g >= c->p.n_categories)
+                return rtn_fail(RTN_ERR_FORMAT, "block row %zu: category code %d outside the "
+                                "dictionary (%d entries)", k, g, c->p.n_categories);
             if (g >= 0 && v > 0) {
-                if (g >= c->p.n_categories)
-                    return rtn_fail(RTN_ERR_FORMAT, "block row %zu: category code %d outside the "
-                                    "dictionary (%d entries)", k, g, c->p.n_categories);
                 if (c->cat_stamp[g] != stamp) {
                     c->cat_stamp[g] = stamp;
                     c->cat_sum[g] = 0;
@@ -467,9 +467,6 @@ static rtn_status one_customer(rtn_features_ctx *c, const rtn_txn_block *blk, si
                 c->cat_sum[g] += v;
             }
             if (g >= 0 && in_window && v >= 0) {
-                if (g >= c->p.n_categories)
-                    return rtn_fail(RTN_ERR_FORMAT, "block row %zu: category code %d outside the "
-                                    "dictionary (%d entries)", k, g, c->p.n_categories);
                 if (c->pref_stamp[g] != stamp) {
                     c->pref_stamp[g] = stamp;
                     c->pref_spend[g] = c->pref_lines[g] = 0;

@@ -383,6 +383,12 @@ rtn_status rtn_ingest_mapping_resolve(rtn_ingest_mapping *m, const rtn_csv_recor
                                       const char *where)
 {
     RTN_TRY(mapping_check(m, m->name));
+    if (m->amount_const[0]) { /* exact: mapping_check has converted it once already */
+        int64_t mant;
+        int sc;
+        rtn_ingest_parse_decimal(m->amount_const, strlen(m->amount_const), &mant, &sc);
+        rtn_ingest_to_minor(mant, sc, m->currency_exponent, 0, &m->amount_const_minor);
+    }
     if (m->header) {
         if (!hdr || hdr->nfields == 0)
             return rtn_fail(RTN_ERR_DATA, "%s: the header line is missing or empty", where);
@@ -829,11 +835,7 @@ rtn_reject_reason rtn_ingest_convert(const rtn_ingest_mapping *m, const rtn_csv_
         }
         row->rounded = r == 1;
     } else if (m->amount_const[0]) {
-        /* exact by mapping_check; an event log without spend maps 0 here */
-        int64_t mant;
-        int sc;
-        rtn_ingest_parse_decimal(m->amount_const, strlen(m->amount_const), &mant, &sc);
-        rtn_ingest_to_minor(mant, sc, m->currency_exponent, 0, &amount);
+        amount = m->amount_const_minor; /* an event log without spend maps 0 here */
         row->rounded = 0;
     } else {
         f = FIELD(RTN_ING_UNIT_PRICE);

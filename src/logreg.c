@@ -454,19 +454,19 @@ static inline __attribute__((always_inline)) double block_loss(size_t nr, const 
     for (size_t c = 0, q = 0; c < nr; c += 8) {
         for (size_t e = 0; e < pf_per_chunk && q < next_vals; e++, q += 8)
             __builtin_prefetch(next + q, 0, RTN_LR_PREFETCH_LOCALITY);
-    for (size_t i = c; i < c + 8; i++) {
-        double t = z_r[i];
-        double a = fabs(t);
-        double e = expm_k(a);
-        double inv = 1.0 / (1.0 + e);
-        double l = log1p01_k(e, inv);
-        double p = t >= 0 ? inv : e * inv;
-        double pos = t > 0 ? t : 0.0;
-        double si = s[i], yi = y[i];
-        lossv[i] = si * ((l + pos) - yi * t); /* log(1+exp(t)) - y t */
-        z_r[i] = si * (p - yi);
-        D[i] = si * (e * inv * inv); /* p (1-p) without cancellation */
-    }
+        for (size_t i = c; i < c + 8; i++) {
+            double t = z_r[i];
+            double a = fabs(t);
+            double e = expm_k(a);
+            double inv = 1.0 / (1.0 + e);
+            double l = log1p01_k(e, inv);
+            double p = t >= 0 ? inv : e * inv;
+            double pos = t > 0 ? t : 0.0;
+            double si = s[i], yi = y[i];
+            lossv[i] = si * ((l + pos) - yi * t); /* log(1+exp(t)) - y t */
+            z_r[i] = si * (p - yi);
+            D[i] = si * (e * inv * inv); /* p (1-p) without cancellation */
+        }
     }
     *dsum += lanesum(D, nr);
     return lanesum(lossv, nr);

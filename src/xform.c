@@ -34,17 +34,9 @@ double rtn_xform_inverse(rtn_xform t, double y)
 void rtn_xform_apply(const rtn_xform *xform, size_t d, double *X, size_t n)
 {
     /* rows outer: one pass over the (row-major) matrix, not one strided pass per column */
-    size_t cols[256], nc = 0;
-    for (size_t j = 0; j < d; j++)
-        if (xform[j] != RTN_XFORM_IDENTITY) {
-            if (nc == sizeof cols / sizeof *cols) { /* very wide: column by column */
-                for (size_t i = 0; i < n; i++) X[i * d + j] = rtn_xform_value(xform[j], X[i * d + j]);
-                continue;
-            }
-            cols[nc++] = j;
-        }
     for (size_t i = 0; i < n; i++) {
         double *x = X + i * d;
-        for (size_t c = 0; c < nc; c++) x[cols[c]] = rtn_xform_value(xform[cols[c]], x[cols[c]]);
+        for (size_t j = 0; j < d; j++)
+            if (xform[j] != RTN_XFORM_IDENTITY) x[j] = rtn_xform_value(xform[j], x[j]);
     }
 }

@@ -57,6 +57,8 @@ typedef struct {
     char category_const[RTN_ING_NAME_MAX];          /* when no category column */
     char amount_const[32];                          /* decimal amount of every row when no
                                                        amount or unit_price column ("" = none) */
+    int64_t amount_const_minor;                     /* amount_const in minor units (set by
+                                                       rtn_ingest_mapping_resolve) */
     int category_item_prefix;                       /* >0: category from the item code */
     int keep_duplicates;
     double max_reject_rate;                         /* < 0: not set by the mapping */
