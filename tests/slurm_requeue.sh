@@ -106,7 +106,8 @@ else
         # the SIGKILL came after the features stage had written its output and stamp (its
         # last log lines can be lost with the process): then the restart must skip it, and
         # the file must be the first start's, untouched by the restart
-        restart_at=$(sed -n 's/^\[retrain \([^]]*\)\] restart:.*/\1/p' <<<"$second" | head -n 1)
+        # (the restart line itself straddles the first/second split, so search all of it)
+        restart_at=$(sed -n 's/^\[retrain \([^]]*\)\] restart:.*/\1/p' <<<"$out" | head -n 1)
         [[ -n $restart_at ]] || die "restart time not logged"
         (( $(stat -c %Y out-slurm/features.h5) <= $(date -d "$restart_at" +%s) )) ||
             die "features.h5 was rewritten although the restart skipped the stage"
