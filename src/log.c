@@ -24,6 +24,10 @@ typedef struct {
 static phase_timer phases[MAX_PHASES];
 static int n_phases;
 static json_t *summary;
+/* I/O counters at start-up: a process that replaced a shell (exec) inherits the counts of
+ * the children that shell had reaped, so only the difference is this run's. */
+static unsigned long long io_at_start[2];
+static void read_io_counters(unsigned long long io[2]);
 
 double rtn_now(void)
 {
@@ -45,6 +49,7 @@ void rtn_log_init(MPI_Comm comm, rtn_log_level level)
         if (l >= 0) log_level = (rtn_log_level)l;
     }
     t0 = rtn_now();
+    read_io_counters(io_at_start);
 }
 
 void rtn_log_set_level(rtn_log_level level) { log_level = level; }
@@ -216,6 +221,7 @@ rtn_status rtn_summary_finish(MPI_Comm comm, rtn_status st, const char *path)
     MPI_Reduce(&rss_local, &rss_max, 1, MPI_LONG, MPI_MAX, 0, comm);
     unsigned long long io_local[2], io_sum[2] = {0, 0};
     read_io_counters(io_local);
+    for (int i = 0; i < 2; i++) io_local[i] = io_local[i] >= io_at_start[i] ? io_local[i] - io_at_start[i] : 0;
     MPI_Reduce(io_local, io_sum, 2, MPI_UNSIGNED_LONG_LONG, MPI_SUM, 0, comm);
 
     rtn_status wst = RTN_OK;
