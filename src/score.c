@@ -65,19 +65,23 @@ rtn_status rtn_score_customer(const rtn_model *m, const double *x, const double 
         }
         out->churn_probability = z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z));
         out->risk_tier = rtn_model_risk_tier(m, out->churn_probability);
-        /* reasons: the largest positive contributions (ties: lower feature index) */
-        for (int r = 0; r < RTN_SCORE_REASONS; r++) {
-            int best = -1;
-            for (size_t j = 0; j < d; j++) {
-                if (!(contrib[j] > 0)) continue;
-                int used = 0;
-                for (int q = 0; q < r; q++) used |= out->reason[q] == (int16_t)j;
-                if (used) continue;
-                if (best < 0 || contrib[j] > contrib[best]) best = (int)j;
+        /* reasons: the largest positive contributions, ties to the lower feature index;
+         * one pass keeping the best three in order (a later feature displaces a kept one
+         * only when strictly larger) */
+        int nr = 0;
+        for (size_t j = 0; j < d; j++) {
+            double v = contrib[j];
+            if (!(v > 0)) continue;
+            int at = nr;
+            while (at > 0 && v > out->reason_contribution[at - 1]) at--;
+            if (at >= RTN_SCORE_REASONS) continue;
+            if (nr < RTN_SCORE_REASONS) nr++;
+            for (int q = nr - 1; q > at; q--) {
+                out->reason[q] = out->reason[q - 1];
+                out->reason_contribution[q] = out->reason_contribution[q - 1];
             }
-            if (best < 0) break;
-            out->reason[r] = (int16_t)best;
-            out->reason_contribution[r] = contrib[best];
+            out->reason[at] = (int16_t)j;
+            out->reason_contribution[at] = v;
         }
     }
     if (m->has_segments) {
