@@ -80,6 +80,9 @@ struct rtn_features_ctx {
     int64_t t_look, t_30, t_90, t_180, t_hend, cut_last_day;
     brun *runs;
     size_t runs_cap;
+    size_t *ridx, ridx_cap; /* run of each row of the customer */
+    uint8_t *rflag;         /* per run: RF_* flags of its basket (head) */
+    size_t rflag_cap;
     size_t *slots, slots_cap;
     pday *days;
     size_t days_cap;
@@ -91,6 +94,10 @@ struct rtn_features_ctx {
     uint32_t *pref_stamp;
     int64_t *pref_spend, *pref_lines;
     int32_t *pref_touched;
+    /* the same for dictionaries of at most 64 codes, index 64 a sink (zero between
+     * customers) */
+    int64_t small_csum[65], small_pspend[65], small_plines[65];
+    int32_t small_ctouch[65];
     rtn_features_counts counts;
     /* data quality */
     uint8_t *daymap;
@@ -119,15 +126,16 @@ rtn_status rtn_features_ctx_new(rtn_features_ctx **out, const rtn_features_param
     c->t_180 = p->cutoff - 180 * D;
     c->t_hend = p->cutoff + p->horizon_days * D;
     c->cut_last_day = day_of(p->cutoff - 1);
-    size_t nc = (size_t)p->n_categories, ns = (size_t)p->n_stores;
-    c->cat_stamp = rtn_calloc(nc ? nc : 1, sizeof *c->cat_stamp, "category marks");
-    c->cat_sum = rtn_calloc(nc ? nc : 1, sizeof *c->cat_sum, "category sums");
-    c->cat_touched = rtn_calloc(nc ? nc : 1, sizeof *c->cat_touched, "category list");
-    c->store_stamp = rtn_calloc(ns ? ns : 1, sizeof *c->store_stamp, "store marks");
-    c->pref_stamp = rtn_calloc(nc ? nc : 1, sizeof *c->pref_stamp, "category marks");
-    c->pref_spend = rtn_calloc(nc ? nc : 1, sizeof *c->pref_spend, "category spend");
-    c->pref_lines = rtn_calloc(nc ? nc : 1, sizeof *c->pref_lines, "category lines");
-    c->pref_touched = rtn_calloc(nc ? nc : 1, sizeof *c->pref_touched, "category list");
+    size_t nc = p->n_categories ? (size_t)p->n_categories : 1;
+    size_t ns = p->n_stores ? (size_t)p->n_stores : 1;
+    c->cat_stamp = rtn_calloc(nc, sizeof *c->cat_stamp, "category marks");
+    c->cat_sum = rtn_calloc(nc, sizeof *c->cat_sum, "category sums");
+    c->cat_touched = rtn_calloc(nc, sizeof *c->cat_touched, "category list");
+    c->store_stamp = rtn_calloc(ns, sizeof *c->store_stamp, "store marks");
+    c->pref_stamp = rtn_calloc(nc, sizeof *c->pref_stamp, "category marks");
+    c->pref_spend = rtn_calloc(nc, sizeof *c->pref_spend, "category spend");
+    c->pref_lines = rtn_calloc(nc, sizeof *c->pref_lines, "category lines");
+    c->pref_touched = rtn_calloc(nc, sizeof *c->pref_touched, "category list");
     if (!c->cat_stamp || !c->cat_sum || !c->cat_touched || !c->store_stamp || !c->pref_stamp ||
         !c->pref_spend || !c->pref_lines || !c->pref_touched) {
         rtn_features_ctx_free(c);
@@ -141,6 +149,8 @@ void rtn_features_ctx_free(rtn_features_ctx *c)
 {
     if (!c) return;
     free(c->runs);
+    free(c->ridx);
+    free(c->rflag);
     free(c->slots);
     free(c->days);
     free(c->cat_stamp);
@@ -201,8 +211,9 @@ const uint64_t *rtn_features_ctx_heap(const rtn_features_ctx *c, size_t *n)
 
 uint64_t rtn_features_ctx_rows_outside(const rtn_features_ctx *c) { return c->outside; }
 
-/* Min-heap of the heap_k largest values seen. */
-static void heap_push(rtn_features_ctx *c, uint64_t v)
+/* Min-heap of the heap_k largest values seen (out of line: it is rare after the start,
+ * and inlined it cost the row loops their registers). */
+__attribute__((noinline)) static void heap_push(rtn_features_ctx *c, uint64_t v)
 {
     uint64_t *h = c->heap;
     size_t n = c->heap_n;
@@ -311,7 +322,65 @@ static rtn_status merge_runs(rtn_features_ctx *c, size_t nr, size_t *merged)
     return RTN_OK;
 }
 
-/* One customer's rows [a, b) of blk. */
+/* Flags of a run's basket for the row pass. */
+enum { RF_HIST = 1, RF_PURCHASE = 2, RF_WINDOW = 4 };
+
+/* First row of [a, b) that the branch-free row pass flagged as invalid, as the error the
+ * row-by-row checks give (store code first, then category code, in row order). */
+static rtn_status row_code_error(const rtn_features_ctx *c, const rtn_txn_block *blk, size_t a,
+                                 size_t b)
+{
+    for (size_t k = a; k < b; k++) {
+        if (!(c->rflag[c->ridx[k - a]] & RF_PURCHASE)) continue;
+        int32_t s = blk->store[k], g = blk->category[k];
+        if (s >= 0 && s >= c->p.n_stores)
+            return rtn_fail(RTN_ERR_FORMAT, "block row %zu: store code %d outside the "
+                            "dictionary (%d entries)", k, s, c->p.n_stores);
+        if (g >= c->p.n_categories)
+            return rtn_fail(RTN_ERR_FORMAT, "block row %zu: category code %d outside the "
+                            "dictionary (%d entries)", k, g, c->p.n_categories);
+    }
+    return rtn_fail(RTN_ERR_INTERNAL, "features: invalid code not found again");
+}
+
+/* Marks the UTC days of rows [r0, r1) (one run, in time order) in the day map. */
+static void mark_days(rtn_features_ctx *c, const int64_t *tm, size_t r0, size_t r1)
+{
+    int64_t t0 = tm[r0];
+    if (t0 == tm[r1 - 1]) { /* the usual case: one time for the whole basket */
+        if (t0 < c->tmin || t0 > c->tmax) c->outside += r1 - r0;
+        else c->daymap[day_of(t0) - c->day0] = 1;
+        return;
+    }
+    for (size_t k = r0; k < r1; k++) {
+        int64_t t = tm[k];
+        if (t < c->tmin || t > c->tmax) c->outside++;
+        else c->daymap[day_of(t) - c->day0] = 1;
+    }
+}
+
+/* 0 when the run ids are certainly distinct (no merging needed): a 256-bit filter of a
+ * multiplicative hash, collision-free for the usual small, often consecutive basket ids;
+ * 1 (check exactly) on any collision. */
+static int runs_may_repeat(const brun *R, size_t nr)
+{
+    if (nr < 3) return 0; /* adjacent runs have different ids by construction */
+    uint64_t f[4] = {0, 0, 0, 0};
+    for (size_t j = 0; j < nr; j++) {
+        unsigned h = (unsigned)((R[j].id * 0x9e3779b97f4a7c15ULL) >> 56);
+        uint64_t bit = 1ULL << (h & 63);
+        if (f[h >> 6] & bit) return 1;
+        f[h >> 6] |= bit;
+    }
+    return 0;
+}
+
+/* One customer's rows [a, b) of blk.
+ *
+ * Written for the scan's speed without changing a result: the per-row passes have no
+ * data-dependent branches (a mispredicted branch per basket or per new category cost more
+ * than all the arithmetic), so run boundaries, basket sums and the category and store
+ * bookkeeping are computed with compare-and-select and stores to a sink entry. */
 static rtn_status one_customer(rtn_features_ctx *c, const rtn_txn_block *blk, size_t a, size_t b,
                                rtn_features_rows *out)
 {
@@ -320,58 +389,64 @@ static rtn_status one_customer(rtn_features_ctx *c, const rtn_txn_block *blk, si
     const uint64_t *bk = blk->basket;
     const int8_t *ch = blk->channel;
     const int64_t C = c->p.cutoff;
+    const size_t n = b - a;
 
-    /* Pass over the rows: basket runs, and the store-wide data-quality scans. */
+    /* Pass over the rows: run starts (a row whose basket id differs from the previous
+     * row's), the running sums of amount and quantity at each run start and each row's
+     * run. R[nr] is written on every row and kept (nr advanced) only at a run start. */
+    RTN_TRY(grow((void **)&c->runs, &c->runs_cap, n + 1, sizeof *c->runs, "runs"));
+    RTN_TRY(grow((void **)&c->ridx, &c->ridx_cap, n, sizeof *c->ridx, "row runs"));
+    brun *R = c->runs;
+    size_t *ridx = c->ridx;
     size_t nr = 0;
-    int64_t dstart = INT64_MAX, dend = INT64_MIN; /* current day [dstart, dend) */
+    int64_t sa = 0, sq = 0, tprev = tm[a];
+    uint64_t prev = ~bk[a];
+    int back = 0;
     for (size_t k = a; k < b; k++) {
         int64_t t = tm[k];
-        if (k > a && t < tm[k - 1])
-            return rtn_fail(RTN_ERR_FORMAT, "customer %016llx: time goes backwards at block "
-                            "row %zu (the store must be ordered by customer and time)",
-                            (unsigned long long)blk->customer[a], k);
-        if (k == a || bk[k] != bk[k - 1]) {
-            if (nr == c->runs_cap)
-                RTN_TRY(grow((void **)&c->runs, &c->runs_cap, nr + 1, sizeof *c->runs, "runs"));
-            if (nr) c->runs[nr - 1].r1 = k;
-            brun *r = &c->runs[nr];
-            r->id = bk[k];
-            r->t = t;
-            r->net = 0;
-            r->qty = 0;
-            r->r0 = k;
-            r->head = nr;
-            r->channel = ch[k];
-            nr++;
-        }
-        brun *r = &c->runs[nr - 1];
-        r->net += am[k];
-        r->qty += qt[k];
-        if (c->daymap && (t < dstart || t >= dend)) {
-            if (t < c->tmin || t > c->tmax) {
-                c->outside++;
-            } else {
-                int64_t d = day_of(t);
-                c->daymap[d - c->day0] = 1;
-                dstart = d * RTN_SECONDS_PER_DAY;
-                dend = dstart + RTN_SECONDS_PER_DAY;
-                if (dend > c->tmax + 1) dend = c->tmax + 1;
-            }
-        }
-        if (c->heap_k) {
-            uint64_t v = am[k] < 0 ? (uint64_t)0 - (uint64_t)am[k] : (uint64_t)am[k];
-            if (c->heap_n < c->heap_k || v > c->heap[0]) heap_push(c, v);
-        }
+        uint64_t id = bk[k];
+        back |= t < tprev;
+        tprev = t;
+        R[nr].r0 = k;
+        R[nr].net = sa;
+        R[nr].qty = sq;
+        nr += id != prev;
+        prev = id;
+        ridx[k - a] = nr - 1;
+        sa += am[k];
+        sq += qt[k];
     }
-    c->runs[nr - 1].r1 = b;
-    c->counts.rows += b - a;
+    if (back) {
+        size_t k = a + 1;
+        while (tm[k] >= tm[k - 1]) k++;
+        return rtn_fail(RTN_ERR_FORMAT, "customer %016llx: time goes backwards at block "
+                        "row %zu (the store must be ordered by customer and time)",
+                        (unsigned long long)blk->customer[a], k);
+    }
+    R[nr].r0 = b;
+    R[nr].net = sa;
+    R[nr].qty = sq;
+    /* running sums to per-run sums; the day-coverage scan, one check per run */
+    for (size_t j = 0; j < nr; j++) {
+        size_t r0 = R[j].r0, r1 = R[j + 1].r0;
+        R[j].r1 = r1;
+        R[j].net = R[j + 1].net - R[j].net;
+        R[j].qty = R[j + 1].qty - R[j].qty;
+        R[j].id = bk[r0];
+        R[j].t = tm[r0];
+        R[j].head = j;
+        R[j].channel = ch[r0];
+        if (c->daymap) mark_days(c, tm, r0, r1);
+    }
+    c->counts.rows += n;
     c->counts.customers++;
-    size_t merged;
-    RTN_TRY(merge_runs(c, nr, &merged));
+    size_t merged = 0;
+    if (runs_may_repeat(R, nr)) RTN_TRY(merge_runs(c, nr, &merged));
     c->counts.duplicate_basket_runs += merged;
 
     /* Baskets in time order (heads only). */
-    const brun *R = c->runs;
+    RTN_TRY(grow((void **)&c->days, &c->days_cap, nr, sizeof *c->days, "days"));
+    pday *days = c->days;
     int has_hist = 0, in_look = 0;
     int64_t net_all = 0, S = 0, qsum = 0, s30 = 0, s90 = 0, sp90 = 0;
     int64_t t_first = 0, t_last = 0, hold_last_day = INT64_MIN;
@@ -390,14 +465,12 @@ static rtn_status one_customer(rtn_features_ctx *c, const rtn_txn_block *blk, si
             S += net;
             qsum += R[j].qty;
             int64_t d = day_of(t);
-            if (nd && c->days[nd - 1].day == d) {
-                c->days[nd - 1].value += net;
-            } else {
-                RTN_TRY(grow((void **)&c->days, &c->days_cap, nd + 1, sizeof *c->days, "days"));
-                c->days[nd].day = d;
-                c->days[nd].value = net;
-                nd++;
-            }
+            /* same purchase day as the last one: add to it, else start a new day */
+            size_t newday = nd == 0 || days[nd - 1].day != d;
+            size_t di = nd + newday - 1;
+            days[di].value = (newday ? 0 : days[di].value) + net;
+            days[di].day = d;
+            nd += newday;
             if (t >= c->t_look) in_look = 1;
             if (t >= c->t_90) {
                 s90 += net;
@@ -405,10 +478,10 @@ static rtn_status one_customer(rtn_features_ctx *c, const rtn_txn_block *blk, si
             } else if (t >= c->t_180) {
                 sp90 += net;
             }
-            if (R[j].channel == RTN_CHANNEL_ONLINE) n_online++;
-            else if (R[j].channel == RTN_CHANNEL_APP) n_app++;
+            n_online += R[j].channel == RTN_CHANNEL_ONLINE;
+            n_app += R[j].channel == RTN_CHANNEL_APP;
             int64_t dow = ((d + 3) % 7 + 7) % 7; /* 1970-01-01 was a Thursday; Monday = 0 */
-            if (dow >= 5) n_weekend++;
+            n_weekend += dow >= 5;
         } else if (t < c->t_hend && (net > 0 || (net == 0 && c->p.zero_value_purchases))) {
             int64_t d = day_of(t);
             if (d != hold_last_day) hold_days++;
@@ -422,88 +495,164 @@ static rtn_status one_customer(rtn_features_ctx *c, const rtn_txn_block *blk, si
     if (nb) c->counts.customers_purchase++;
     if (!(c->p.population_all ? nb > 0 : in_look)) return RTN_OK;
 
-    /* Row-level features over the rows of the baskets before the cutoff. */
-    int64_t G = 0, Rv = 0;
-    uint32_t stamp = ++c->stamp;
-    if (stamp == 0) { /* wrapped: reset the marks */
-        memset(c->cat_stamp, 0, (size_t)c->p.n_categories * sizeof *c->cat_stamp);
-        memset(c->store_stamp, 0, (size_t)c->p.n_stores * sizeof *c->store_stamp);
-        memset(c->pref_stamp, 0, (size_t)c->p.n_categories * sizeof *c->pref_stamp);
-        stamp = c->stamp = 1;
-    }
-    size_t ncat = 0, nstore = 0, npref = 0;
-    int64_t pref_total = 0;
-    const int32_t *cat = blk->category, *sto = blk->store;
+    /* Row-level features over the rows of the baskets before the cutoff: flags per run
+     * (from its basket's head), then a pass over the rows up to the last such run. */
+    RTN_TRY(grow((void **)&c->rflag, &c->rflag_cap, nr, sizeof *c->rflag, "run flags"));
+    uint8_t *rflag = c->rflag;
+    size_t kend = a;
     for (size_t j = 0; j < nr; j++) {
         const brun *h = &R[R[j].head];
-        if (h->t >= C) continue;
-        int purchase = h->net > 0 || (h->net == 0 && c->p.zero_value_purchases);
+        int hist = h->t < C;
+        int purchase = hist && (h->net > 0 || (h->net == 0 && c->p.zero_value_purchases));
         int in_window = purchase && h->t >= c->t_look;
-        for (size_t k = R[j].r0; k < R[j].r1; k++) {
-            int64_t v = am[k];
-            if (v > 0) G += v;
-            else Rv -= v;
-            if (!purchase) continue;
-            int32_t s = sto[k];
-            if (s >= 0) {
-                if (s >= c->p.n_stores)
-                    return rtn_fail(RTN_ERR_FORMAT, "block row %zu: store code %d outside the "
-                                    "dictionary (%d entries)", k, s, c->p.n_stores);
-                if (c->store_stamp[s] != stamp) {
-                    c->store_stamp[s] = stamp;
-                    nstore++;
-                }
-            }
-            int32_t g = cat[k];
-            if (g >= c->p.n_categories)
-                return rtn_fail(RTN_ERR_FORMAT, "block row %zu: category code %d outside the "
-                                "dictionary (%d entries)", k, g, c->p.n_categories);
-            if (g >= 0 && v > 0) {
-                if (c->cat_stamp[g] != stamp) {
-                    c->cat_stamp[g] = stamp;
-                    c->cat_sum[g] = 0;
-                    c->cat_touched[ncat++] = g;
-                }
-                c->cat_sum[g] += v;
-            }
-            if (g >= 0 && in_window && v >= 0) {
-                if (c->pref_stamp[g] != stamp) {
-                    c->pref_stamp[g] = stamp;
-                    c->pref_spend[g] = c->pref_lines[g] = 0;
-                    c->pref_touched[npref++] = g;
-                }
-                c->pref_spend[g] += v;
-                c->pref_lines[g]++;
-                pref_total += v;
-            }
-        }
+        rflag[j] = (uint8_t)(hist * RF_HIST + purchase * RF_PURCHASE + in_window * RF_WINDOW);
+        if (hist) kend = R[j].r1;
     }
-    /* Most spend; most purchase lines when the window's spend is zero (logs without
-     * amounts); ties to the lowest code, so the result does not depend on row order. */
+    const int32_t NC = c->p.n_categories, NS = c->p.n_stores;
+    const int32_t *cat = blk->category, *sto = blk->store;
+    int64_t G = 0, Rv = 0, pref_total = 0;
+    size_t ncat = 0, nstore = 0;
     int32_t pref = -1;
-    int64_t pref_best = -1;
-    for (size_t i = 0; i < npref; i++) {
-        int32_t g = c->pref_touched[i];
-        int64_t w = pref_total > 0 ? c->pref_spend[g] : c->pref_lines[g];
-        if (w > pref_best || (w == pref_best && g < pref)) {
-            pref_best = w;
-            pref = g;
+    const int64_t *csum;       /* spend by category code, for the codes in ctouch */
+    const int32_t *ctouch;     /* categories in first-touch order (the entropy sums in it) */
+    if (NC <= 64 && NS <= 64) {
+        /* Small dictionaries (the usual case): sets of codes as bit masks and per-code sums
+         * in fixed arrays, no branch per row; code 64 is a sink for rows that count
+         * nowhere. The arrays are zero between customers. */
+        int64_t *cs = c->small_csum, *ps = c->small_pspend, *pl = c->small_plines;
+        int32_t *ct = c->small_ctouch;
+        uint64_t smask = 0, cmask = 0, pmask = 0;
+        int bad = 0;
+        for (size_t k = a; k < kend; k++) {
+            unsigned f = rflag[ridx[k - a]];
+            int64_t v = am[k];
+            int64_t hm = -(int64_t)(f & RF_HIST);
+            G += (v > 0 ? v : 0) & hm;
+            Rv += (v < 0 ? -v : 0) & hm;
+            int pur = (f & RF_PURCHASE) != 0, win = (f & RF_WINDOW) != 0;
+            int32_t s = sto[k], g = cat[k];
+            bad |= pur & ((s >= NS) | (g >= NC));
+            int sok = pur & (s >= 0) & (s < NS);
+            smask |= (uint64_t)sok << (s & 63);
+            int gok = (g >= 0) & (g < NC);
+            int32_t gi = gok ? g : 64;
+            int creal = pur & gok & (v > 0);
+            ct[ncat] = gi;
+            ncat += (size_t)(creal & (int)(~cmask >> (gi & 63) & 1));
+            cmask |= (uint64_t)creal << (gi & 63);
+            cs[gi] += v & -(int64_t)creal;
+            int preal = win & gok & (v >= 0);
+            int64_t pv = v & -(int64_t)preal;
+            ps[gi] += pv;
+            pl[gi] += preal;
+            pmask |= (uint64_t)preal << (gi & 63);
+            pref_total += pv;
         }
+        if (bad) {
+            memset(cs, 0, sizeof c->small_csum);
+            memset(ps, 0, sizeof c->small_pspend);
+            memset(pl, 0, sizeof c->small_plines);
+            return row_code_error(c, blk, a, kend);
+        }
+        nstore = (size_t)__builtin_popcountll(smask);
+        /* Most spend; most purchase lines when the window's spend is zero (logs without
+         * amounts); ties to the lowest code (ascending here), independent of row order. */
+        int64_t pref_best = -1;
+        for (uint64_t m = pmask; m; m &= m - 1) {
+            int32_t g = __builtin_ctzll(m);
+            int64_t w = pref_total > 0 ? ps[g] : pl[g];
+            if (w > pref_best) {
+                pref_best = w;
+                pref = g;
+            }
+            ps[g] = pl[g] = 0;
+        }
+        ps[64] = pl[64] = 0;
+        csum = cs;
+        ctouch = ct;
+    } else {
+        uint32_t stamp = ++c->stamp;
+        if (stamp == 0) { /* wrapped: reset the marks */
+            memset(c->cat_stamp, 0, (size_t)NC * sizeof *c->cat_stamp);
+            memset(c->store_stamp, 0, (size_t)NS * sizeof *c->store_stamp);
+            memset(c->pref_stamp, 0, (size_t)NC * sizeof *c->pref_stamp);
+            stamp = c->stamp = 1;
+        }
+        size_t npref = 0;
+        for (size_t j = 0; j < nr; j++) {
+            unsigned f = rflag[j];
+            if (!(f & RF_HIST)) continue;
+            int purchase = (f & RF_PURCHASE) != 0, in_window = (f & RF_WINDOW) != 0;
+            for (size_t k = R[j].r0; k < R[j].r1; k++) {
+                int64_t v = am[k];
+                if (v > 0) G += v;
+                else Rv -= v;
+                if (!purchase) continue;
+                int32_t s = sto[k];
+                if (s >= 0) {
+                    if (s >= NS)
+                        return rtn_fail(RTN_ERR_FORMAT, "block row %zu: store code %d outside "
+                                        "the dictionary (%d entries)", k, s, NS);
+                    if (c->store_stamp[s] != stamp) {
+                        c->store_stamp[s] = stamp;
+                        nstore++;
+                    }
+                }
+                int32_t g = cat[k];
+                if (g >= NC)
+                    return rtn_fail(RTN_ERR_FORMAT, "block row %zu: category code %d outside "
+                                    "the dictionary (%d entries)", k, g, NC);
+                if (g >= 0 && v > 0) {
+                    if (c->cat_stamp[g] != stamp) {
+                        c->cat_stamp[g] = stamp;
+                        c->cat_sum[g] = 0;
+                        c->cat_touched[ncat++] = g;
+                    }
+                    c->cat_sum[g] += v;
+                }
+                if (g >= 0 && in_window && v >= 0) {
+                    if (c->pref_stamp[g] != stamp) {
+                        c->pref_stamp[g] = stamp;
+                        c->pref_spend[g] = c->pref_lines[g] = 0;
+                        c->pref_touched[npref++] = g;
+                    }
+                    c->pref_spend[g] += v;
+                    c->pref_lines[g]++;
+                    pref_total += v;
+                }
+            }
+        }
+        /* as above; here in first-touch order, so the tie rule is explicit */
+        int64_t pref_best = -1;
+        for (size_t i = 0; i < npref; i++) {
+            int32_t g = c->pref_touched[i];
+            int64_t w = pref_total > 0 ? c->pref_spend[g] : c->pref_lines[g];
+            if (w > pref_best || (w == pref_best && g < pref)) {
+                pref_best = w;
+                pref = g;
+            }
+        }
+        csum = c->cat_sum;
+        ctouch = c->cat_touched;
     }
     double entropy = 0, top = 0;
     if (ncat) {
         int64_t W = 0, wmax = 0;
         for (size_t i = 0; i < ncat; i++) {
-            int64_t w = c->cat_sum[c->cat_touched[i]];
+            int64_t w = csum[ctouch[i]];
             W += w;
             if (w > wmax) wmax = w;
         }
         for (size_t i = 0; i < ncat; i++) {
-            double pc = (double)c->cat_sum[c->cat_touched[i]] / (double)W;
+            double pc = (double)csum[ctouch[i]] / (double)W;
             entropy -= pc * log(pc);
         }
         if (entropy < 0) entropy = 0; /* -0.0 and rounding for one category */
         top = (double)wmax / (double)W;
+    }
+    if (csum == c->small_csum) { /* leave the small arrays zero for the next customer */
+        for (size_t i = 0; i < ncat; i++) c->small_csum[ctouch[i]] = 0;
+        c->small_csum[64] = 0;
     }
 
     RTN_TRY(rows_reserve(out, out->n + 1));
@@ -583,6 +732,16 @@ rtn_status rtn_features_compute(rtn_features_ctx *c, const rtn_txn_block *blk, s
         return rtn_fail(RTN_ERR_INTERNAL, "features: rows [%zu,%zu) outside the block", i0, i1);
     if (i1 > i0 && (blk->cols & RTN_FEATURES_COLS) != RTN_FEATURES_COLS)
         return rtn_fail(RTN_ERR_INTERNAL, "features: the block lacks columns");
+    /* The store-wide largest-|amount| heap, in row order as before, in its own tight loop:
+     * after the first rows almost no value passes the threshold. */
+    if (c->heap_k) {
+        const int64_t *am = blk->amount;
+        for (size_t k = i0; k < i1; k++) {
+            int64_t v = am[k];
+            uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+            if (c->heap_n < c->heap_k || u > c->heap[0]) heap_push(c, u);
+        }
+    }
     const uint64_t *cu = blk->customer;
     size_t a = i0;
     while (a < i1) {

@@ -212,13 +212,18 @@ static rtn_status rows_io(hid_t dset, hid_t memtype, uint64_t row0, uint64_t nro
         mspace = H5Screate_simple(rank, count, NULL);
     }
     hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
-    hid_t fid = H5Iget_file_id(dset);
-    hid_t fapl = H5Fget_access_plist(fid);
-    int is_mpio = H5Pget_driver(fapl) == H5FD_MPIO;
-    H5Pclose(fapl);
-    H5Fclose(fid);
-    if (is_mpio)
-        H5Pset_dxpl_mpio(dxpl, collective ? H5FD_MPIO_COLLECTIVE : H5FD_MPIO_INDEPENDENT);
+    /* Independent transfer is the default. Only a collective one asks for the file's
+     * driver: H5Fget_access_plist duplicates the file's communicator (MPI_Comm_dup, a
+     * collective call), so an independent read must not call it: ranks reading different
+     * numbers of blocks would wait on each other. */
+    if (collective) {
+        hid_t fid = H5Iget_file_id(dset);
+        hid_t fapl = H5Fget_access_plist(fid);
+        int is_mpio = H5Pget_driver(fapl) == H5FD_MPIO;
+        H5Pclose(fapl);
+        H5Fclose(fid);
+        if (is_mpio) H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
+    }
     herr_t e = write ? H5Dwrite(dset, memtype, mspace, fspace, dxpl, buf)
                      : H5Dread(dset, memtype, mspace, fspace, dxpl, buf);
     H5Pclose(dxpl);

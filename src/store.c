@@ -1,9 +1,13 @@
 #include "retain/store.h"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
-#include <xxhash.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
 
 #include "retain/buckets.h"
 #include "retain/h5.h"
@@ -490,6 +494,12 @@ struct rtn_store {
     hid_t file;
     hid_t cols[RTN_NCOLS];
     rtn_store_info info;
+    /* read-only mapping of the file (rtn_store_map) and where each mapped column's rows
+     * start in it (NULL: read through HDF5) */
+    void *map;
+    size_t map_len;
+    haddr_t *chunk_pos[RTN_NCOLS]; /* byte position of each chunk of a mapped column */
+    uint64_t chunk_rows[RTN_NCOLS];
 };
 
 static rtn_status check_column(rtn_store *s, rtn_column c)
@@ -642,6 +652,8 @@ rtn_status rtn_store_read(rtn_store *s, uint64_t row0, size_t n, unsigned cols,
 void rtn_store_close(rtn_store *s)
 {
     if (!s) return;
+    if (s->map) munmap(s->map, s->map_len);
+    for (int c = 0; c < RTN_NCOLS; c++) free(s->chunk_pos[c]);
     for (int c = 0; c < RTN_NCOLS; c++)
         if (s->cols[c] >= 0) H5Dclose(s->cols[c]);
     if (s->file >= 0) H5Fclose(s->file);
@@ -684,4 +696,155 @@ rtn_status rtn_store_scan_next(rtn_store_scan *it, rtn_txn_block *blk, uint32_t 
         return RTN_OK;
     }
     return rtn_store_read(it->store, off[b0], (size_t)(off[b1] - off[b0]), it->cols, blk);
+}
+
+/* File addresses of the chunks of column c (one "chunk" for a contiguous layout) when its
+ * rows lie in the file as native arrays: no filters, the file type equal to the memory
+ * type, every chunk allocated at full size. Returns the chunk count (0: read the column
+ * through HDF5). Metadata calls only, identical on every rank (the file is opened with
+ * collective metadata reads). */
+static size_t column_chunks(rtn_store *s, rtn_column c, uint64_t *chunk_rows, haddr_t **addr)
+{
+    hid_t ds = s->cols[c];
+    hid_t dcpl = H5Dget_create_plist(ds);
+    hid_t ft = H5Dget_type(ds);
+    uint64_t n = s->info.n_rows;
+    size_t elem = rtn_column_sizes[c], nch = 0;
+    haddr_t *a = NULL;
+    if (dcpl < 0 || ft < 0 || n == 0 || H5Pget_nfilters(dcpl) != 0 ||
+        H5Tequal(ft, mem_type(c)) <= 0)
+        goto done;
+    H5D_layout_t lay = H5Pget_layout(dcpl);
+    hsize_t cd = 0;
+    if (lay == H5D_CONTIGUOUS) {
+        cd = n;
+    } else if (lay != H5D_CHUNKED || H5Pget_chunk(dcpl, 1, &cd) != 1 || cd == 0) {
+        goto done;
+    }
+    size_t m = (size_t)((n + cd - 1) / cd);
+    a = rtn_malloc(m * sizeof *a, "chunk addresses");
+    if (!a) goto done;
+    if (lay == H5D_CONTIGUOUS) {
+        a[0] = H5Dget_offset(ds);
+        if (a[0] == HADDR_UNDEF) goto done;
+    } else {
+        for (size_t i = 0; i < m; i++) {
+            hsize_t off = (hsize_t)i * cd, size = 0;
+            unsigned mask = 0;
+            if (H5Dget_chunk_info_by_coord(ds, &off, &mask, &a[i], &size) < 0 || mask != 0 ||
+                a[i] == HADDR_UNDEF || size != cd * elem)
+                goto done;
+        }
+    }
+    nch = m;
+done:
+    if (ft >= 0) H5Tclose(ft);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (!nch) {
+        free(a);
+        a = NULL;
+    }
+    *chunk_rows = cd;
+    *addr = a;
+    return nch;
+}
+
+unsigned rtn_store_map(rtn_store *s, unsigned cols)
+{
+    haddr_t *addr[RTN_NCOLS] = {0};
+    uint64_t cd[RTN_NCOLS] = {0};
+    size_t nch[RTN_NCOLS] = {0};
+    unsigned want = 0;
+    for (int c = 0; c < RTN_NCOLS; c++) {
+        if (!(cols & RTN_COL(c)) || s->chunk_pos[c]) continue;
+        nch[c] = column_chunks(s, (rtn_column)c, &cd[c], &addr[c]);
+        if (nch[c]) want |= RTN_COL(c);
+    }
+    hsize_t ub = 0;
+    if (want) {
+        hid_t fcpl = H5Fget_create_plist(s->file);
+        if (fcpl >= 0) {
+            H5Pget_userblock(fcpl, &ub);
+            H5Pclose(fcpl);
+        }
+    }
+    if (want && !s->map) {
+        int fd = open(s->info.path, O_RDONLY);
+        struct stat sb;
+        if (fd >= 0 && fstat(fd, &sb) == 0 && sb.st_size > 0) {
+            void *m = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
+            if (m != MAP_FAILED) {
+                s->map = m;
+                s->map_len = (size_t)sb.st_size;
+            }
+        }
+        if (fd >= 0) close(fd);
+    }
+    for (int c = 0; c < RTN_NCOLS && s->map; c++) {
+        if (!(want & RTN_COL(c))) continue;
+        /* every chunk inside the file (a truncated file is left to HDF5's checks) and
+         * aligned for its type */
+        size_t elem = rtn_column_sizes[c], i;
+        uint64_t bytes = cd[c] * elem;
+        for (i = 0; i < nch[c]; i++) {
+            uint64_t pos = (uint64_t)ub + addr[c][i];
+            if (pos < addr[c][i] || pos > s->map_len || bytes > s->map_len - pos || pos % elem)
+                break;
+            addr[c][i] = pos;
+        }
+        if (i < nch[c]) continue;
+        s->chunk_pos[c] = addr[c];
+        s->chunk_rows[c] = cd[c];
+        addr[c] = NULL;
+    }
+    unsigned mapped = 0;
+    for (int c = 0; c < RTN_NCOLS; c++) {
+        free(addr[c]);
+        if (s->chunk_pos[c]) mapped |= RTN_COL(c);
+    }
+    return mapped;
+}
+
+/* Column c's rows [row0, row0 + n) in the mapping when the chunks holding them are
+ * adjacent in the file (the usual case; the writer's chunks are mostly back to back), else
+ * NULL. */
+static const void *mapped_rows(const rtn_store *s, rtn_column c, uint64_t row0, size_t n)
+{
+    const haddr_t *pos = s->chunk_pos[c];
+    if (!pos) return NULL;
+    uint64_t cd = s->chunk_rows[c], elem = rtn_column_sizes[c];
+    uint64_t k0 = row0 / cd, k1 = (row0 + n - 1) / cd;
+    for (uint64_t k = k0 + 1; k <= k1; k++)
+        if (pos[k] != pos[k0] + (k - k0) * cd * elem) return NULL;
+    return (const unsigned char *)s->map + pos[k0] + (row0 - k0 * cd) * elem;
+}
+
+rtn_status rtn_store_scan_view(rtn_store_scan *it, rtn_txn_block *blk, rtn_txn_block *view,
+                               uint32_t *bb0, uint32_t *bb1)
+{
+    rtn_store *s = it->store;
+    const uint64_t *off = s->info.bucket_offsets;
+    uint32_t b0 = it->next, b1 = it->next;
+    while (b1 < it->end && (b1 == b0 || off[b1 + 1] - off[b0] <= it->max_rows)) b1++;
+    *bb0 = b0;
+    *bb1 = b1;
+    it->next = b1;
+    memset(view, 0, sizeof *view);
+    if (b0 == b1) return RTN_OK;
+    uint64_t row0 = off[b0];
+    size_t n = (size_t)(off[b1] - row0);
+    unsigned copy = 0;
+    for (int c = 0; c < RTN_NCOLS; c++) {
+        if (!(it->cols & RTN_COL(c))) continue;
+        const void *p = mapped_rows(s, (rtn_column)c, row0, n);
+        if (!p) copy |= RTN_COL(c);
+        *column_slot(view, (rtn_column)c) = (void *)p;
+    }
+    if (copy) RTN_TRY(rtn_store_read(s, row0, n, copy, blk));
+    for (int c = 0; c < RTN_NCOLS; c++)
+        if (copy & RTN_COL(c))
+            *column_slot(view, (rtn_column)c) = rtn_txn_block_column(blk, (rtn_column)c);
+    view->n = view->cap = n;
+    view->cols = it->cols;
+    return RTN_OK;
 }

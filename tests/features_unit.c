@@ -389,8 +389,75 @@ static void check_rfm_rules(void)
     CHECK_EQ_INT(rtn_rfm_score(4, q), 5);
 }
 
+/* Dictionaries of more than 64 codes take the general bookkeeping (marks per code), the
+ * usual small ones bit masks: both must give the same bits. */
+static void compute_all(const rtn_txn_block *b, int pop_all, int32_t ncat, int32_t nstore,
+                        rtn_features_rows *o)
+{
+    rtn_features_params p = params(pop_all);
+    p.n_categories = ncat;
+    p.n_stores = nstore;
+    rtn_features_ctx *ctx;
+    REQUIRE(rtn_features_ctx_new(&ctx, &p) == RTN_OK);
+    CHECK(rtn_features_compute(ctx, b, 0, 9, o) == RTN_OK);
+    CHECK(rtn_features_compute(ctx, b, 9, b->n, o) == RTN_OK);
+    rtn_features_ctx_free(ctx);
+}
+
+static void check_dictionary_paths(void)
+{
+    rtn_txn_block b = {0};
+    fill(&b, fixture, sizeof fixture / sizeof fixture[0]);
+    for (int pop_all = 0; pop_all < 2; pop_all++) {
+        rtn_features_rows s = {0}, g = {0};
+        compute_all(&b, pop_all, 4, 3, &s);
+        compute_all(&b, pop_all, 100, 65, &g);
+        CHECK_EQ_INT(s.n, g.n);
+        if (s.n == g.n && s.n) {
+            CHECK(memcmp(s.customer, g.customer, s.n * sizeof *s.customer) == 0);
+            CHECK(memcmp(s.X, g.X, s.n * RTN_FEATURES_D * sizeof *s.X) == 0);
+            CHECK(memcmp(s.label, g.label, s.n * sizeof *s.label) == 0);
+            CHECK(memcmp(s.clv, g.clv, s.n * RTN_CLV_N * sizeof *s.clv) == 0);
+            CHECK(memcmp(s.rfm_key, g.rfm_key, s.n * RTN_RFM_N * sizeof *s.rfm_key) == 0);
+            CHECK(memcmp(s.preferred_category, g.preferred_category,
+                         s.n * sizeof *s.preferred_category) == 0);
+        }
+        rtn_features_rows_free(&s);
+        rtn_features_rows_free(&g);
+    }
+    /* codes outside a large dictionary are errors too, and a small-dictionary context
+     * computes correctly after an error */
+    rtn_features_params p = params(0);
+    p.n_categories = 70;
+    rtn_features_ctx *ctx;
+    REQUIRE(rtn_features_ctx_new(&ctx, &p) == RTN_OK);
+    rtn_features_rows o = {0};
+    row badcat[] = {{1, CUT - 10 * D, 100, 1, 70, 0, 0, 1}};
+    fill(&b, badcat, 1);
+    CHECK(rtn_features_compute(ctx, &b, 0, 1, &o) == RTN_ERR_FORMAT);
+    rtn_features_ctx_free(ctx);
+    p = params(0);
+    REQUIRE(rtn_features_ctx_new(&ctx, &p) == RTN_OK);
+    row bad2[] = {{1, CUT - 10 * D, 100, 1, 2, 0, 0, 1}, {1, CUT - 9 * D, 300, 1, 5, 0, 0, 2}};
+    fill(&b, bad2, 2);
+    CHECK(rtn_features_compute(ctx, &b, 0, 2, &o) == RTN_ERR_FORMAT);
+    row good[] = {{2, CUT - 10 * D, 100, 1, 1, 0, 0, 1}, {2, CUT - 9 * D, 300, 1, 3, 0, 0, 2}};
+    fill(&b, good, 2);
+    CHECK(rtn_features_compute(ctx, &b, 0, 2, &o) == RTN_OK);
+    CHECK_EQ_INT(o.n, 1);
+    if (o.n == 1) {
+        CHECK_NEAR(o.X[RTN_F_N_CATEGORIES], 2, TOL);
+        CHECK_NEAR(o.X[RTN_F_TOP_CATEGORY_SHARE], 0.75, TOL);
+        CHECK_EQ_INT(o.preferred_category[0], 3);
+    }
+    rtn_features_rows_free(&o);
+    rtn_features_ctx_free(ctx);
+    rtn_txn_block_free(&b);
+}
+
 int main(void)
 {
+    check_dictionary_paths();
     check_population_lookback();
     check_population_all_and_unknown();
     check_preferred_category();

@@ -137,6 +137,19 @@ void rtn_store_scan_begin(rtn_store_scan *it, rtn_store *s, uint32_t b0, uint32_
 rtn_status rtn_store_scan_next(rtn_store_scan *it, rtn_txn_block *blk, uint32_t *bb0,
                                uint32_t *bb1);
 
+/* Collective (the same HDF5 metadata calls on every rank): maps the file read-only and
+ * returns the columns of cols whose rows lie in it as one native array (no filters, file
+ * type = memory type, contiguous or chunks back to back in row order, aligned). Those
+ * columns are then read without a copy by rtn_store_scan_view; the others (and any
+ * column when mapping fails) are read through HDF5 as before. */
+unsigned rtn_store_map(rtn_store *s, unsigned cols);
+/* rtn_store_scan_next without the copy of mapped columns: *view holds the rows of buckets
+ * [*bb0, *bb1), its mapped columns pointing into the mapping (read-only) and the others
+ * into blk. view owns nothing (never free it) and is valid until the next call or until
+ * the store or blk is freed. */
+rtn_status rtn_store_scan_view(rtn_store_scan *it, rtn_txn_block *blk, rtn_txn_block *view,
+                               uint32_t *bb0, uint32_t *bb1);
+
 /* Per-bucket content digest helper (used by the writer and by `inspect`): XXH3-128 over
  * the bucket's rows serialized little-endian, row by row, in column order; the 16 bytes
  * are the canonical (big-endian) form of the 128-bit hash. */
