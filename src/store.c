@@ -680,6 +680,8 @@ void rtn_store_scan_begin(rtn_store_scan *it, rtn_store *s, uint32_t b0, uint32_
     it->end = b1;
     it->max_rows = max_rows ? max_rows : (1u << 20);
     it->cols = cols;
+    it->view_row0 = 0;
+    it->view_n = 0;
 }
 
 rtn_status rtn_store_scan_next(rtn_store_scan *it, rtn_txn_block *blk, uint32_t *bb0,
@@ -823,6 +825,21 @@ rtn_status rtn_store_scan_view(rtn_store_scan *it, rtn_txn_block *blk, rtn_txn_b
                                uint32_t *bb0, uint32_t *bb1)
 {
     rtn_store *s = it->store;
+    /* Drop the previous block's pages from this process's mapping (they stay in the page
+     * cache): otherwise every page of the store ever read counts as resident memory of the
+     * rank, and a scan's footprint would grow with the store instead of the block. */
+    if (it->view_n) {
+        long pg = sysconf(_SC_PAGESIZE);
+        for (int c = 0; c < RTN_NCOLS && pg > 0; c++) {
+            if (!(it->cols & RTN_COL(c))) continue;
+            const unsigned char *p = mapped_rows(s, (rtn_column)c, it->view_row0, it->view_n);
+            if (!p) continue;
+            uintptr_t a = (uintptr_t)p & ~(uintptr_t)(pg - 1);
+            uintptr_t e = (uintptr_t)p + it->view_n * rtn_column_sizes[c];
+            madvise((void *)a, e - a, MADV_DONTNEED);
+        }
+        it->view_n = 0;
+    }
     const uint64_t *off = s->info.bucket_offsets;
     uint32_t b0 = it->next, b1 = it->next;
     while (b1 < it->end && (b1 == b0 || off[b1 + 1] - off[b0] <= it->max_rows)) b1++;
@@ -846,5 +863,7 @@ rtn_status rtn_store_scan_view(rtn_store_scan *it, rtn_txn_block *blk, rtn_txn_b
             *column_slot(view, (rtn_column)c) = rtn_txn_block_column(blk, (rtn_column)c);
     view->n = view->cap = n;
     view->cols = it->cols;
+    it->view_row0 = row0;
+    it->view_n = n;
     return RTN_OK;
 }

@@ -129,6 +129,8 @@ typedef struct {
     uint32_t next, end;
     size_t max_rows;
     unsigned cols;
+    uint64_t view_row0; /* rows of the last rtn_store_scan_view block, released at the next */
+    size_t view_n;
 } rtn_store_scan;
 
 void rtn_store_scan_begin(rtn_store_scan *it, rtn_store *s, uint32_t b0, uint32_t b1,
