@@ -27,8 +27,8 @@
  * (RTN_LR_PF_LOSS lines per 8 rows of loss, one per margin step, two per gradient step),
  * so the memory stream stays busy through every phase. Measured (5e6 x 24, against the
  * read of the same bytes, docs/performance.md): prefetch of the next block only during the
- * loss 1.37-1.54x; spread over all phases 1.21-1.40x; with the 4-column gradient sweep
- * 1.17-1.19x on 1 and 2 ranks; 64-row blocks no better (and other sums, other bits). */
+ * loss 1.27-1.56x; spread over all phases mostly 1.21-1.30x; with the 4-column gradient
+ * sweep 1.17-1.19x on 1 rank; 64-row blocks no better (and other sums, other bits). */
 #define RTN_LR_BLOCK 128
 #define RTN_LR_PREFETCH_LOCALITY 2
 #define RTN_LR_PF_AHEAD RTN_LR_BLOCK /* rows between the current block and the prefetch */
