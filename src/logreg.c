@@ -22,11 +22,17 @@
 #include "retain/log.h"
 
 /* 128 rows: a block (24 columns: 24 KiB) stays in L1/L2 between its margin and gradient
- * sweeps, and the prefetch of the next one (into L2) overlaps the loss computation.
- * Measured: 64 and 128 rows 1.33-1.38x the read of the same bytes, 256 rows 1.40-1.47x,
- * 1024 rows 1.55-1.61x (5e6 x 24, docs/performance.md). */
+ * sweeps. While a block is worked on, the block after the next one is prefetched into L2,
+ * a cache line at a time from inside the margin, loss and gradient loops
+ * (RTN_LR_PF_LOSS lines per 8 rows of loss, one per margin step, two per gradient step),
+ * so the memory stream stays busy through every phase. Measured (5e6 x 24, against the
+ * read of the same bytes, docs/performance.md): prefetch of the next block only during the
+ * loss 1.27-1.56x; spread over all phases mostly 1.21-1.30x; with the 4-column gradient
+ * sweep 1.17-1.19x on 1 rank; 64-row blocks no better (and other sums, other bits). */
 #define RTN_LR_BLOCK 128
 #define RTN_LR_PREFETCH_LOCALITY 2
+#define RTN_LR_PF_AHEAD RTN_LR_BLOCK /* rows between the current block and the prefetch */
+#define RTN_LR_PF_LOSS 16
 
 /* Run-time dispatch of the data-pass kernels (GCC function multi-versioning); sanitizer
  * builds and other compilers use the baseline version. */
@@ -141,9 +147,13 @@ struct rtn_logreg_problem {
     uint32_t nbuckets, b0, b1;
     uint64_t *prow;   /* b1-b0+1 padded row offsets of the local buckets */
     double *Xp;       /* blocked column-major standardized training rows */
-    double *y;        /* label per padded row */
-    double *s;        /* effective weight / W per padded row (0 for padding) */
-    double *D;        /* curvature s*p*(1-p) at the last eval */
+    double *sw;       /* effective weight / W per padded row (0 for padding), negated for
+                         label 1: one array instead of two keeps the pass's extra traffic
+                         at 8 bytes a row */
+    double *xlast;    /* d+1: the point of the last eval (the curvature of hv is recomputed
+                         from it rather than stored per row, which cost 16 bytes a row of
+                         memory traffic in every pass) */
+    int have_x;
     double l2, l1;    /* lambda*(1-l1_ratio), lambda*l1_ratio */
     int fit_intercept;
     uint64_t n, npos;
@@ -152,7 +162,7 @@ struct rtn_logreg_problem {
     int evals;
     rtn_breduce *red_f, *red_h;
     double *part;     /* d+3 */
-    double *blk;      /* scratch: 3 * RTN_LR_BLOCK */
+    double *blk;      /* scratch: 4 * RTN_LR_BLOCK */
 };
 
 /* Zeroed allocation for the large per-row arrays, on transparent huge pages where the
@@ -177,9 +187,8 @@ void rtn_logreg_problem_free(rtn_logreg_problem *p)
     if (!p) return;
     free(p->prow);
     free(p->Xp);
-    free(p->y);
-    free(p->s);
-    free(p->D);
+    free(p->sw);
+    free(p->xlast);
     rtn_breduce_free(p->red_f);
     rtn_breduce_free(p->red_h);
     free(p->part);
@@ -259,8 +268,9 @@ rtn_status rtn_logreg_problem_create(rtn_logreg_problem **out, MPI_Comm comm,
         p->prow = rtn_calloc((size_t)nb + 1, sizeof *p->prow, "bucket row offsets");
         cnt = rtn_calloc((size_t)nb + 1, sizeof *cnt, "bucket counts");
         p->part = rtn_calloc(d + 3, sizeof(double), "partial sums");
-        p->blk = rtn_calloc(3 * RTN_LR_BLOCK, sizeof(double), "block scratch");
-        if (!p->prow || !cnt || !p->part || !p->blk) st = RTN_ERR_NOMEM;
+        p->blk = rtn_calloc(4 * RTN_LR_BLOCK, sizeof(double), "block scratch");
+        p->xlast = rtn_calloc(d + 1, sizeof(double), "last point");
+        if (!p->prow || !cnt || !p->part || !p->blk || !p->xlast) st = RTN_ERR_NOMEM;
     }
     uint64_t npos_local = 0;
     if (st == RTN_OK) st = scan_rows(X, y, w, mask, cnt, &npos_local);
@@ -268,10 +278,8 @@ rtn_status rtn_logreg_problem_create(rtn_logreg_problem **out, MPI_Comm comm,
         for (uint32_t k = 0; k < nb; k++) p->prow[k + 1] = p->prow[k] + ((cnt[k] + 7) & ~7ULL);
         size_t np = p->prow[nb];
         p->Xp = alloc_rows(np * d, "standardized training rows");
-        p->y = alloc_rows(np, "labels");
-        p->s = alloc_rows(np, "weights");
-        p->D = alloc_rows(np, "curvature");
-        if (!p->Xp || !p->y || !p->s || !p->D) st = RTN_ERR_NOMEM;
+        p->sw = alloc_rows(np, "weights and labels");
+        if (!p->Xp || !p->sw) st = RTN_ERR_NOMEM;
     }
     st = rtn_agree(comm, st);
     if (st == RTN_OK) st = rtn_breduce_create(&p->red_f, comm, X->nbuckets, X->b0, X->b1, d + 3);
@@ -340,8 +348,7 @@ rtn_status rtn_logreg_problem_create(rtn_logreg_problem **out, MPI_Comm comm,
                 break;
             }
             double si = (w ? w[i] : 1.0) * p->cw[y[i]];
-            p->y[p->prow[k] + t] = (double)y[i];
-            p->s[p->prow[k] + t] = si;
+            p->sw[p->prow[k] + t] = si; /* label sign added after the division by W */
             ws += si;
             if (y[i]) wp += si;
             t++;
@@ -359,7 +366,15 @@ rtn_status rtn_logreg_problem_create(rtn_logreg_problem **out, MPI_Comm comm,
     if (st == RTN_OK && !(p->wsum > 0))
         st = rtn_fail(RTN_ERR_DATA, "logistic regression: total training weight is %g", p->wsum);
     if (st) goto fail;
-    for (size_t i = 0; i < p->prow[nb]; i++) p->s[i] /= p->wsum;
+    for (size_t i = 0; i < p->prow[nb]; i++) p->sw[i] /= p->wsum;
+    for (uint32_t k = 0; k < nb; k++) { /* second walk: the labels of the copied rows */
+        uint64_t t = 0;
+        for (uint64_t i = X->boff[k]; i < X->boff[k + 1]; i++) {
+            if (mask && !mask[i]) continue;
+            if (y[i]) p->sw[p->prow[k] + t] = -p->sw[p->prow[k] + t];
+            t++;
+        }
+    }
     free(cnt);
     *out = p;
     return RTN_OK;
@@ -373,11 +388,26 @@ fail:
  * with the same per-lane arithmetic). */
 typedef double v8d __attribute__((vector_size(64), aligned(8), may_alias));
 
+/* Software prefetch of the next block into L2, a cache line at a time from inside every
+ * phase of the current block's work (margin, loss, gradient), so that the memory stream
+ * stays busy while the core computes instead of waiting for one phase. */
+typedef struct {
+    const double *p, *end;
+} pf_cursor;
+
+static inline __attribute__((always_inline)) void pf_step(pf_cursor *c)
+{
+    if (c->p < c->end) {
+        __builtin_prefetch(c->p, 0, RTN_LR_PREFETCH_LOCALITY);
+        c->p += 8;
+    }
+}
+
 /* z[i] = x0 + sum_j col_j[i] * x[1+j], four columns per sweep (explicit order). */
 static inline __attribute__((always_inline)) void block_margin(const double *restrict base,
                                                                size_t nr, size_t d,
                                                                const double *restrict x,
-                                                               double *restrict z)
+                                                               double *restrict z, pf_cursor *pf)
 {
     for (size_t i = 0; i < nr; i += 8) {
         v8d v = {x[0], x[0], x[0], x[0], x[0], x[0], x[0], x[0]};
@@ -388,6 +418,7 @@ static inline __attribute__((always_inline)) void block_margin(const double *res
         const double *c0 = base + j * nr, *c1 = c0 + nr, *c2 = c1 + nr, *c3 = c2 + nr;
         double a0 = x[1 + j], a1 = x[2 + j], a2 = x[3 + j], a3 = x[4 + j];
         for (size_t i = 0; i < nr; i += 8) {
+            pf_step(pf);
             v8d t = (*(const v8d *)(c0 + i) * a0 + *(const v8d *)(c1 + i) * a1) +
                     (*(const v8d *)(c2 + i) * a2 + *(const v8d *)(c3 + i) * a3);
             *(v8d *)(z + i) = *(v8d *)(z + i) + t;
@@ -418,16 +449,35 @@ static inline __attribute__((always_inline)) double lanesum(const double *restri
     return hsum8(&acc);
 }
 
-/* g[0] += sum r; g[1+j] += sum_i r[i] col_j[i], two columns per sweep. */
+/* g[0] += sum r; g[1+j] += sum_i r[i] col_j[i], four (then two, one) columns per sweep;
+ * every column has its own eight lanes, so the grouping does not change the sums. */
 static inline __attribute__((always_inline)) void block_grad(const double *restrict base, size_t nr, size_t d,
-                              const double *restrict r, double *restrict g)
+                              const double *restrict r, double *restrict g, pf_cursor *pf)
 {
     g[0] += lanesum(r, nr);
     size_t j = 0;
+    for (; j + 4 <= d; j += 4) { /* four columns per sweep: r is loaded once per four */
+        const double *c0 = base + j * nr, *c1 = c0 + nr, *c2 = c1 + nr, *c3 = c2 + nr;
+        v8d a = {0, 0, 0, 0, 0, 0, 0, 0}, b = a, c = a, e = a;
+        for (size_t i = 0; i < nr; i += 8) {
+            pf_step(pf);
+            pf_step(pf);
+            v8d rv = *(const v8d *)(r + i);
+            a += rv * *(const v8d *)(c0 + i);
+            b += rv * *(const v8d *)(c1 + i);
+            c += rv * *(const v8d *)(c2 + i);
+            e += rv * *(const v8d *)(c3 + i);
+        }
+        g[1 + j] += hsum8(&a);
+        g[2 + j] += hsum8(&b);
+        g[3 + j] += hsum8(&c);
+        g[4 + j] += hsum8(&e);
+    }
     for (; j + 2 <= d; j += 2) {
         const double *c0 = base + j * nr, *c1 = c0 + nr;
         v8d a = {0, 0, 0, 0, 0, 0, 0, 0}, b = a;
         for (size_t i = 0; i < nr; i += 8) {
+            pf_step(pf);
             v8d rv = *(const v8d *)(r + i);
             a += rv * *(const v8d *)(c0 + i);
             b += rv * *(const v8d *)(c1 + i);
@@ -443,17 +493,26 @@ static inline __attribute__((always_inline)) void block_grad(const double *restr
     }
 }
 
-/* Loss, residual and curvature of a block; returns the weighted loss sum and adds sum D. */
-static inline __attribute__((always_inline)) double block_loss(size_t nr, const double *restrict y, const double *restrict s,
-                         double *restrict z_r, double *restrict D, double *restrict lossv,
-                         double *dsum, const double *next, size_t next_vals)
+/* Weight and label (1.0 or 0.0) of a row from its signed weight, by bit operations (they
+ * vectorize where signbit() does not). */
+static inline __attribute__((always_inline)) void sw_split(double w, double *si, double *yi)
 {
-    /* The loss is compute bound and the margin of the next block is memory bound: fetching
-     * the next block while this one computes keeps the memory stream busy. */
-    size_t pf_per_chunk = (next_vals + nr - 1) / nr; /* cache lines per 8 rows */
-    for (size_t c = 0, q = 0; c < nr; c += 8) {
-        for (size_t e = 0; e < pf_per_chunk && q < next_vals; e++, q += 8)
-            __builtin_prefetch(next + q, 0, RTN_LR_PREFETCH_LOCALITY);
+    uint64_t b, m;
+    memcpy(&b, &w, sizeof b);
+    m = b & 0x7fffffffffffffffULL;
+    memcpy(si, &m, sizeof m);
+    m = (0 - (b >> 63)) & 0x3ff0000000000000ULL; /* bits of 1.0 when the sign is set */
+    memcpy(yi, &m, sizeof m);
+}
+
+/* Loss, residual and curvature of a block (sw: signed weights, see the problem struct);
+ * returns the weighted loss sum and adds sum D (D is block scratch). */
+static inline __attribute__((always_inline)) double block_loss(size_t nr, const double *restrict sw,
+                         double *restrict z_r, double *restrict D, double *restrict lossv,
+                         double *dsum, pf_cursor *pf)
+{
+    for (size_t c = 0; c < nr; c += 8) {
+        for (int e = 0; e < RTN_LR_PF_LOSS; e++) pf_step(pf);
         for (size_t i = c; i < c + 8; i++) {
             double t = z_r[i];
             double a = fabs(t);
@@ -462,7 +521,8 @@ static inline __attribute__((always_inline)) double block_loss(size_t nr, const 
             double l = log1p01_k(e, inv);
             double p = t >= 0 ? inv : e * inv;
             double pos = t > 0 ? t : 0.0;
-            double si = s[i], yi = y[i];
+            double si, yi;
+            sw_split(sw[i], &si, &yi);
             lossv[i] = si * ((l + pos) - yi * t); /* log(1+exp(t)) - y t */
             z_r[i] = si * (p - yi);
             D[i] = si * (e * inv * inv); /* p (1-p) without cancellation */
@@ -472,54 +532,83 @@ static inline __attribute__((always_inline)) double block_loss(size_t nr, const 
     return lanesum(lossv, nr);
 }
 
+/* The curvature D of block_loss alone, from the margins z (same operations, same bits). */
+static inline __attribute__((always_inline)) void block_curv(size_t nr, const double *restrict sw,
+                                                             const double *restrict z,
+                                                             double *restrict D)
+{
+    for (size_t i = 0; i < nr; i++) {
+        double e = expm_k(fabs(z[i]));
+        double inv = 1.0 / (1.0 + e);
+        D[i] = fabs(sw[i]) * (e * inv * inv);
+    }
+}
+
+/* The prefetch range of one block from value offset `from` in Xp, clipped to its end. */
+static inline __attribute__((always_inline)) pf_cursor pf_range(const rtn_logreg_problem *p,
+                                                                uint64_t from)
+{
+    uint64_t total = p->prow[p->b1 - p->b0] * p->d, to = from + RTN_LR_BLOCK * p->d;
+    pf_cursor c = {p->Xp + (from < total ? from : total), p->Xp + (to < total ? to : total)};
+    return c;
+}
+
 /* One bucket's partial [loss, sum D, g0, g1..gd] (part zeroed by the caller). Compiled
  * for several instruction sets (chosen at run time); every variant performs the same IEEE
  * operations in the same order (lane groupings are explicit, no FMA contraction), so the
  * bits do not depend on the machine's vector width. */
 RTN_LR_CLONES
 static void bucket_eval(const rtn_logreg_problem *p, uint32_t k, const double *x, double *part,
-                        double *z, double *lossv)
+                        double *z, double *lossv, double *D)
 {
     size_t d = p->d;
     uint64_t r0 = p->prow[k], m8 = p->prow[k + 1] - r0;
     for (uint64_t o = 0; o < m8; o += RTN_LR_BLOCK) {
         size_t nr = (size_t)(m8 - o < RTN_LR_BLOCK ? m8 - o : RTN_LR_BLOCK);
         const double *base = p->Xp + (r0 + o) * d;
-        block_margin(base, nr, d, x, z);
-        uint64_t on = o + nr;
-        size_t next_rows = (size_t)(on >= m8 ? 0 : (m8 - on < RTN_LR_BLOCK ? m8 - on : RTN_LR_BLOCK));
-        part[0] += block_loss(nr, p->y + r0 + o, p->s + r0 + o, z, p->D + r0 + o, lossv,
-                              &part[1], base + nr * d, next_rows * d);
-        block_grad(base, nr, d, z, part + 2);
+        /* blocks follow each other in memory, across buckets too */
+        pf_cursor pf = pf_range(p, (r0 + o + nr + RTN_LR_PF_AHEAD) * d);
+        block_margin(base, nr, d, x, z, &pf);
+        part[0] += block_loss(nr, p->sw + r0 + o, z, D, lossv, &part[1], &pf);
+        block_grad(base, nr, d, z, part + 2, &pf);
     }
 }
 
-/* One bucket's partial of the Hessian-vector product [sum u, sum u x_j]. */
+/* One bucket's partial of the Hessian-vector product [sum u, sum u x_j]; the curvature is
+ * recomputed from the margins at the last eval's point (zero before any eval). */
 RTN_LR_CLONES
 static void bucket_hv(const rtn_logreg_problem *p, uint32_t k, const double *v, double *part,
-                      double *u)
+                      double *u, double *z, double *D)
 {
     size_t d = p->d;
     uint64_t r0 = p->prow[k], m8 = p->prow[k + 1] - r0;
     for (uint64_t o = 0; o < m8; o += RTN_LR_BLOCK) {
         size_t nr = (size_t)(m8 - o < RTN_LR_BLOCK ? m8 - o : RTN_LR_BLOCK);
         const double *base = p->Xp + (r0 + o) * d;
-        const double *D = p->D + r0 + o;
-        block_margin(base, nr, d, v, u);
+        pf_cursor pf = pf_range(p, (r0 + o + nr + RTN_LR_PF_AHEAD) * d);
+        if (p->have_x) {
+            block_margin(base, nr, d, p->xlast, z, &pf);
+            block_curv(nr, p->sw + r0 + o, z, D);
+        } else {
+            memset(D, 0, nr * sizeof(double));
+        }
+        block_margin(base, nr, d, v, u, &pf);
         for (size_t i = 0; i < nr; i++) u[i] *= D[i];
-        block_grad(base, nr, d, u, part);
+        block_grad(base, nr, d, u, part, &pf);
     }
 }
 
 rtn_status rtn_logreg_problem_eval(rtn_logreg_problem *p, const double *x, double *f, double *g)
 {
     size_t d = p->d;
-    double *z = p->blk, *lossv = p->blk + RTN_LR_BLOCK;
+    double *z = p->blk, *lossv = p->blk + RTN_LR_BLOCK, *D = p->blk + 3 * RTN_LR_BLOCK;
     rtn_status st = RTN_OK;
+    memcpy(p->xlast, x, (d + 1) * sizeof(double));
+    p->have_x = 1;
     for (uint32_t k = 0; k < p->b1 - p->b0 && st == RTN_OK; k++) {
         double *part = p->part; /* [loss, dsum, g0, g1..gd] */
         memset(part, 0, (d + 3) * sizeof(double));
-        bucket_eval(p, k, x, part, z, lossv);
+        bucket_eval(p, k, x, part, z, lossv, D);
         st = rtn_breduce_push(p->red_f, p->b0 + k, part);
     }
     st = rtn_agree(p->comm, st);
@@ -559,7 +648,7 @@ rtn_status rtn_logreg_problem_hv(rtn_logreg_problem *p, const double *v, double 
     if (!p->fit_intercept) vv[0] = 0.0;
     for (uint32_t k = 0; k < p->b1 - p->b0 && st == RTN_OK; k++) {
         memset(part, 0, (d + 1) * sizeof(double));
-        bucket_hv(p, k, vv, part, u);
+        bucket_hv(p, k, vv, part, u, p->blk + RTN_LR_BLOCK, p->blk + 3 * RTN_LR_BLOCK);
         st = rtn_breduce_push(p->red_h, p->b0 + k, part);
     }
     st = rtn_agree(p->comm, st);
@@ -598,9 +687,13 @@ static rtn_status sample_hessian(rtn_logreg_problem *p, double *H)
             size_t nr = (size_t)(m8 - o < RTN_LR_BLOCK ? m8 - o : RTN_LR_BLOCK);
             size_t use = (size_t)(lim - o < nr ? lim - o : nr);
             const double *base = p->Xp + (r0 + o) * d;
+            double *z = p->blk, *D = p->blk + 3 * RTN_LR_BLOCK;
+            pf_cursor none = {p->Xp, p->Xp}; /* no prefetch */
+            block_margin(base, nr, d, p->xlast, z, &none);
+            block_curv(nr, p->sw + r0 + o, z, D);
             for (size_t i = 0; i < use; i++) {
-                double Di = p->D[r0 + o + i];
-                part[np] += p->s[r0 + o + i];
+                double Di = D[i];
+                part[np] += fabs(p->sw[r0 + o + i]);
                 if (Di == 0) continue;
                 v[0] = 1.0;
                 for (size_t j = 0; j < d; j++) v[1 + j] = base[j * nr + i];

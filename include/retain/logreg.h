@@ -139,8 +139,8 @@ void rtn_logreg_problem_info(const rtn_logreg_problem *p, uint64_t *n, uint64_t 
  * benchmarks (a plain read pass over the same memory). */
 void rtn_logreg_problem_data(const rtn_logreg_problem *p, const double **xp, size_t *nvals);
 /* Smooth part: loss mean + lambda (1-l1_ratio)/2 ||beta||^2 at x = [b0, beta] (d+1) and its
- * gradient g (d+1; g[0] = 0 when fit_intercept is off). Also stores the curvature weights
- * used by rtn_logreg_problem_hv. Collective. */
+ * gradient g (d+1; g[0] = 0 when fit_intercept is off). Also records x as the point at
+ * which rtn_logreg_problem_hv takes the Hessian. Collective. */
 rtn_status rtn_logreg_problem_eval(rtn_logreg_problem *p, const double *x, double *f,
                                    double *g);
 /* Hessian of the smooth part at the point of the last eval, times v (d+1). Collective. */
