@@ -133,8 +133,11 @@ static int next_plain_sse2(const rtn_csv_dialect *d, const char *buf, size_t len
                   R = _mm_set1_epi8('\r'), Q = _mm_set1_epi8(d->quote ? d->quote : d->delim);
     const size_t start = pos;
     size_t nf = 0, f0 = pos, blk = pos;
+    unsigned hi = 0; /* bytes >= 0x80 or NUL seen in the record's earlier blocks */
     while (blk + 16 <= len) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(buf + blk));
+        unsigned h = (unsigned)_mm_movemask_epi8(v) |
+                     (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_setzero_si128()));
         unsigned m = (unsigned)_mm_movemask_epi8(
             _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, D), _mm_cmpeq_epi8(v, N)),
                          _mm_or_si128(_mm_cmpeq_epi8(v, R), _mm_cmpeq_epi8(v, Q))));
@@ -162,8 +165,11 @@ static int next_plain_sse2(const rtn_csv_dialect *d, const char *buf, size_t len
             rec->raw_len = x - start;
             rec->end = e;
             rec->newlines = 1;
+            /* only the bytes before the line end count */
+            rec->ascii = !(hi | (h & ((1u << (x - blk)) - 1)));
             return 1;
         }
+        hi |= h;
         blk += 16;
     }
     return 0;
@@ -191,6 +197,7 @@ rtn_csv_result rtn_csv_next_scalar(const rtn_csv_dialect *d, const char *buf, si
     rec->nfields = 0;
     rec->blank = 0;
     rec->newlines = 0;
+    rec->ascii = 0;
     if (pos >= len) {
         rec->start = rec->end = len;
         rec->raw_len = 0;

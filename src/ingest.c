@@ -36,6 +36,34 @@ const char *const rtn_reject_names[RTN_REJ_NREASONS] = {
     "missing_customer", "bad_customer",  "bad_date",    "bad_quantity",       "bad_price",
     "bad_amount",  "bad_channel",        "field_too_long", "duplicate"};
 
+/* memcmp(a, b, n) == 0 for the short strings of the hot path, without a library call. */
+static inline int eq_bytes(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y;
+    if (n >= 8) {
+        size_t i = 0;
+        for (; i + 8 < n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y) return 0;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        uint32_t u, v, w, z;
+        memcpy(&u, a, 4);
+        memcpy(&v, b, 4);
+        memcpy(&w, a + n - 4, 4);
+        memcpy(&z, b + n - 4, 4);
+        return u == v && w == z;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
 /* ================================================================== mappings */
 
 static void mapping_defaults(rtn_ingest_mapping *m)
@@ -444,10 +472,14 @@ rtn_status rtn_ingest_mapping_resolve(rtn_ingest_mapping *m, const rtn_csv_recor
 
 /* ================================================================== numbers */
 
+/* isblank() of the "C" locale (the program never changes the locale), without the
+ * library's table lookup call. */
+#define IS_BLANK(ch) ((ch) == ' ' || (ch) == '\t')
+
 int rtn_ingest_parse_decimal(const char *s, size_t n, int64_t *mant, int *scale)
 {
-    while (n && isblank((unsigned char)*s)) s++, n--;
-    while (n && (isblank((unsigned char)s[n - 1]) || s[n - 1] == '\r')) n--;
+    while (n && IS_BLANK(*s)) s++, n--;
+    while (n && (IS_BLANK(s[n - 1]) || s[n - 1] == '\r')) n--;
     size_t i = 0;
     int neg = 0;
     if (i < n && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';
@@ -824,7 +856,7 @@ static int convert_time(const rtn_ingest_mapping *m, const char *s, size_t n, in
                         conv_cache *cc)
 {
     if (!cc) return rtn_ingest_parse_time(m, s, n, t);
-    if (cc->have_time && n == cc->time_len && memcmp(s, cc->time_text, n) == 0) {
+    if (cc->have_time && n == cc->time_len && eq_bytes(s, cc->time_text, n)) {
         *t = cc->time;
         return 0;
     }
@@ -1089,7 +1121,7 @@ static int st_find_add(strtab *t, const char *s, size_t n, uint64_t h, size_t *i
     size_t j = h & t->mask;
     while (t->slots[j]) {
         st_entry *e = &t->e[t->slots[j] - 1];
-        if (e->h == h && e->len == n && memcmp(t->arena + e->off, s, n) == 0) {
+        if (e->h == h && e->len == n && eq_bytes(t->arena + e->off, s, n)) {
             *idx = t->slots[j] - 1;
             return 0;
         }
@@ -1138,6 +1170,8 @@ typedef struct {
     size_t nrows, caprows;
     ing_row *spare; /* the second row array (shuffle send buffer, sort scatter target) */
     size_t capspare;
+    int discarded;  /* rows of a re-parsed range were dropped: some interned strings may
+                       belong to no row */
     ing_reject *rej;
     size_t nrej, caprej;
     counters tot;
@@ -1153,19 +1187,12 @@ typedef struct {
 } ictx;
 
 /* Row arrays are large (hundreds of MB) and first touches of fresh pages are expensive
- * (about 0.5 s per GB with 4 KiB pages on the benchmark VM): they are aligned to 2 MiB
- * and advised for transparent huge pages (512x fewer faults where the system runs THP in
- * madvise mode), and the two arrays of a run are reused across phases instead of being
- * allocated per phase. */
+ * (about 0.5 s per GB on the benchmark VM), so a run uses two row arrays and reuses them
+ * across phases instead of allocating per phase. (Transparent huge pages were tried: on
+ * the VM, fresh 2 MiB pages cost more to clear than the 4 KiB faults they save.) */
 static ing_row *rows_alloc(size_t n)
 {
-    size_t bytes = (n ? n : 1) * sizeof(ing_row);
-    void *mem = NULL;
-    if (posix_memalign(&mem, (size_t)1 << 21, bytes) != 0) return NULL;
-#ifdef MADV_HUGEPAGE
-    if (bytes >= ((size_t)1 << 21)) (void)madvise(mem, bytes, MADV_HUGEPAGE);
-#endif
-    return mem;
+    return malloc((n ? n : 1) * sizeof(ing_row));
 }
 
 /* Ensures *cap >= need; the first `keep` rows are preserved. */
@@ -1220,7 +1247,7 @@ static rtn_status intern_dict(ictx *c, int k, const char *s, size_t n, int32_t *
     }
     strtab *t = &c->dict[k];
     size_t last = c->dict_last[k];
-    if (last < t->n && t->e[last].len == n && memcmp(t->arena + t->e[last].off, s, n) == 0) {
+    if (last < t->n && t->e[last].len == n && eq_bytes(t->arena + t->e[last].off, s, n)) {
         *id = (int32_t)last;
         return RTN_OK;
     }
@@ -1235,7 +1262,7 @@ static rtn_status intern_dict(ictx *c, int k, const char *s, size_t n, int32_t *
 
 static rtn_status pseudonym(ictx *c, const char *s, size_t n, uint64_t *out)
 {
-    if (c->have_last && c->last_len == n && memcmp(c->last_id, s, n) == 0) {
+    if (c->have_last && c->last_len == n && eq_bytes(c->last_id, s, n)) {
         *out = c->last_pseudo;
         return RTN_OK;
     }
@@ -1291,7 +1318,7 @@ static rtn_status parse_range(ictx *c, uint16_t fi, const rtn_ingest_mapping *m,
             snprintf(detail, sizeof detail, "more than %d fields, expected %d", RTN_CSV_MAX_FIELDS,
                      m->ncolumns);
         } else {
-            size_t bad = rtn_utf8_check(buf + rec->start, rec->raw_len);
+            size_t bad = rec->ascii ? 0 : rtn_utf8_check(buf + rec->start, rec->raw_len);
             if (bad) {
                 why = RTN_REJ_BAD_UTF8;
                 snprintf(detail, sizeof detail, "%s at byte %zu of the record",
@@ -1319,7 +1346,7 @@ static rtn_status parse_range(ictx *c, uint16_t fi, const rtn_ingest_mapping *m,
         if (!row.basket_len) {
             r.basket = rtn_mix64(r.customer ^ rtn_mix64((uint64_t)r.time));
         } else if (row.basket_len == last_basket_len &&
-                   memcmp(row.basket, last_basket, row.basket_len) == 0) {
+                   eq_bytes(row.basket, last_basket, row.basket_len)) {
             r.basket = last_basket_key;
         } else {
             r.basket = rtn_ingest_basket_key(row.basket, row.basket_len);
@@ -1475,6 +1502,7 @@ static rtn_status process_file(ictx *c, uint16_t fi)
         if (bad < 0) break;
         reparses++;
         if (r == bad) {
+            c->discarded = 1;
             c->nrows = mark_rows;
             c->nrej = mark_rej;
             memset(&k, 0, sizeof k);
@@ -1646,25 +1674,29 @@ static int same_stored(const ing_row *x, const ing_row *y)
            x->store == y->store && x->channel == y->channel && x->basket == y->basket;
 }
 
-/* Sends every row to the rank owning its bucket. Bucket ranges are chosen from the
- * global per-bucket row counts (plus the appended store's) with rtn_partition_buckets.
- * On return c->rows holds this rank's rows with room for `extra` more. */
-static rtn_status shuffle(ictx *c, const uint64_t *old_off, uint32_t *b0, uint32_t *b1)
+/* Sends every row to the rank owning its bucket, replacing the local dictionary codes
+ * by the global ones on the way. Bucket ranges are chosen from the global per-bucket row
+ * counts (plus the appended store's) with rtn_partition_buckets. On return c->rows holds
+ * this rank's rows with room for the appended store's rows of its buckets, and
+ * *recv_cnt[b - b0] the number of rows of bucket b it will hold (both sources). */
+static rtn_status shuffle(ictx *c, const uint64_t *old_off, const gdict g[3], uint32_t *b0,
+                          uint32_t *b1, uint64_t **recv_cnt)
 {
     const uint32_t B = c->B;
     const int P = c->size;
     rtn_status st = RTN_OK;
     uint64_t *cnt = calloc((size_t)B + 1, sizeof *cnt);
+    uint64_t *mine = calloc((size_t)B + 1, sizeof *mine);
     int *owner = malloc(sizeof(int) * B);
     size_t *sc = calloc((size_t)P, sizeof *sc), *pos = calloc((size_t)P, sizeof *pos);
     int *isc = malloc(sizeof(int) * (size_t)P * 4);
     ing_row *sendbuf = NULL, *recvbuf = NULL;
-    if (!cnt || !owner || !sc || !pos || !isc)
+    if (!cnt || !mine || !owner || !sc || !pos || !isc)
         st = rtn_fail(RTN_ERR_NOMEM, "out of memory (shuffle)");
     st = rtn_agree(c->comm, st);
     if (st) goto done;
-    for (size_t i = 0; i < c->nrows; i++) cnt[c->rows[i].bucket]++;
-    MPI_Allreduce(MPI_IN_PLACE, cnt, (int)B, MPI_UINT64_T, MPI_SUM, c->comm);
+    for (size_t i = 0; i < c->nrows; i++) mine[c->rows[i].bucket]++;
+    MPI_Allreduce(mine, cnt, (int)B, MPI_UINT64_T, MPI_SUM, c->comm);
     {
         uint64_t acc = 0;
         for (uint32_t b = 0; b < B; b++) {
@@ -1677,10 +1709,13 @@ static rtn_status shuffle(ictx *c, const uint64_t *old_off, uint32_t *b0, uint32
     for (int q = 0; q < P; q++) {
         uint32_t x0, x1;
         rtn_partition_buckets(cnt, B, P, q, &x0, &x1);
-        for (uint32_t b = x0; b < x1; b++) owner[b] = q;
+        for (uint32_t b = x0; b < x1; b++) owner[b] = q, sc[q] += mine[b];
         if (q == c->rank) *b0 = x0, *b1 = x1;
     }
-    for (size_t i = 0; i < c->nrows; i++) sc[owner[c->rows[i].bucket]]++;
+    /* cnt holds prefix sums (with the appended store's rows): what each bucket holds */
+    if (!(*recv_cnt = malloc(sizeof(uint64_t) * ((size_t)(*b1 - *b0) + 1))))
+        st = rtn_fail(RTN_ERR_NOMEM, "out of memory (shuffle)");
+    for (uint32_t b = *b0; *recv_cnt && b < *b1; b++) (*recv_cnt)[b - *b0] = cnt[b + 1] - cnt[b];
     if (c->nrows > INT_MAX)
         st = rtn_fail(RTN_ERR_DATA, "more than 2^31 rows parsed on one rank; use more ranks");
     if (st == RTN_OK && !rows_reserve(&c->spare, &c->capspare, c->nrows, 0))
@@ -1691,7 +1726,14 @@ static rtn_status shuffle(ictx *c, const uint64_t *old_off, uint32_t *b0, uint32
     {
         size_t a = 0;
         for (int q = 0; q < P; q++) pos[q] = a, a += sc[q];
-        for (size_t i = 0; i < c->nrows; i++) sendbuf[pos[owner[c->rows[i].bucket]]++] = c->rows[i];
+        const int32_t *m0 = g[0].local_map, *m1 = g[1].local_map, *m2 = g[2].local_map;
+        for (size_t i = 0; i < c->nrows; i++) {
+            ing_row *d = &sendbuf[pos[owner[c->rows[i].bucket]]++];
+            *d = c->rows[i];
+            if (d->item >= 0) d->item = m0[d->item];
+            if (d->category >= 0) d->category = m1[d->category];
+            if (d->store >= 0) d->store = m2[d->store];
+        }
     }
     c->nrows = 0;
     int *isd = isc + P, *irc = isc + 2 * P, *ird = isc + 3 * P;
@@ -1723,6 +1765,7 @@ static rtn_status shuffle(ictx *c, const uint64_t *old_off, uint32_t *b0, uint32
     c->nrows = nrecv;
 done:
     free(cnt);
+    free(mine);
     free(owner);
     free(sc);
     free(pos);
@@ -1868,7 +1911,7 @@ static void skey_sort(skey *a, skey *tmp, size_t n)
 /* Groups rows by bucket (counting sort), then orders each bucket by (customer, time)
  * with compact keys and breaks the remaining ties with the full key (row_cmp), which
  * gives the same total order as sorting by row_cmp alone. */
-static rtn_status sort_rows(ictx *c, uint32_t b0, uint32_t b1)
+static rtn_status sort_rows(ictx *c, uint32_t b0, uint32_t b1, const uint64_t *cnt)
 {
     size_t nb = (size_t)(b1 - b0);
     size_t *start = calloc(nb + 1, sizeof *start);
@@ -1878,21 +1921,33 @@ static rtn_status sort_rows(ictx *c, uint32_t b0, uint32_t b1)
         return rtn_fail(RTN_ERR_NOMEM, "out of memory sorting %zu rows", c->nrows);
     }
     ing_row *tmp = c->spare;
-    for (size_t i = 0; i < c->nrows; i++) {
-        uint32_t b = c->rows[i].bucket;
-        if (b < b0 || b >= b1) {
-            free(start);
-            return rtn_fail(RTN_ERR_INTERNAL, "row of bucket %u on the rank owning [%u, %u)", b,
-                            b0, b1);
-        }
-        start[b - b0 + 1]++;
-    }
+    /* bucket sizes from the shuffle's counts; checked against the rows as they are placed */
     size_t maxb = 0;
     for (size_t b = 0; b < nb; b++) {
-        if (start[b + 1] > maxb) maxb = start[b + 1];
-        start[b + 1] += start[b];
+        if (cnt[b] > maxb) maxb = (size_t)cnt[b];
+        start[b + 1] = start[b] + (size_t)cnt[b];
     }
-    for (size_t i = 0; i < c->nrows; i++) tmp[start[c->rows[i].bucket - b0]++] = c->rows[i];
+    size_t *lim = malloc((nb + 1) * sizeof *lim); /* where each bucket ends */
+    if (!lim) {
+        free(start);
+        return rtn_fail(RTN_ERR_NOMEM, "out of memory sorting %zu rows", c->nrows);
+    }
+    memcpy(lim, start + 1, nb * sizeof *lim);
+    int bad = start[nb] != c->nrows;
+    for (size_t i = 0; i < c->nrows && !bad; i++) {
+        uint32_t b = c->rows[i].bucket;
+        if (b < b0 || b >= b1 || start[b - b0] >= lim[b - b0]) {
+            bad = 1;
+            break;
+        }
+        tmp[start[b - b0]++] = c->rows[i];
+    }
+    free(lim);
+    if (bad) {
+        free(start);
+        return rtn_fail(RTN_ERR_INTERNAL, "rows on the rank owning buckets [%u, %u) do not match "
+                        "the bucket counts", b0, b1);
+    }
     /* start[b] now ends bucket b; each bucket is gathered back into c->rows in order */
     skey *k = malloc((maxb ? maxb : 1) * sizeof *k), *kt = malloc((maxb ? maxb : 1) * sizeof *kt);
     if (!k || !kt) {
@@ -1945,7 +2000,28 @@ static const char *base_name(const char *p)
 
 /* Removes rows whose stored columns equal the previous row's (the first occurrence in
  * (file, line) order is kept) and lists them with reason "duplicate". */
-static rtn_status dedup(ictx *c, uint64_t *dup_new, uint64_t *dup_old)
+/* What the store's metadata needs from the final rows: rows per bucket, customers, time
+ * range (computed by the de-duplication pass, or by row_stats when duplicates are kept). */
+typedef struct {
+    uint64_t *off; /* B+1; off[b+1] = rows of bucket b on this rank */
+    uint64_t customers;
+    int64_t tmin, tmax;
+} row_stats_t;
+
+static inline void stats_add(row_stats_t *s, const ing_row *prev, const ing_row *r)
+{
+    s->off[r->bucket + 1]++;
+    if (!prev || prev->customer != r->customer) s->customers++;
+    if (r->time < s->tmin) s->tmin = r->time;
+    if (r->time > s->tmax) s->tmax = r->time;
+}
+
+static void row_stats(const ictx *c, row_stats_t *s)
+{
+    for (size_t i = 0; i < c->nrows; i++) stats_add(s, i ? &c->rows[i - 1] : NULL, &c->rows[i]);
+}
+
+static rtn_status dedup(ictx *c, uint64_t *dup_new, uint64_t *dup_old, row_stats_t *stats)
 {
     size_t w = 0;
     char detail[112];
@@ -1961,7 +2037,9 @@ static rtn_status dedup(ictx *c, uint64_t *dup_new, uint64_t *dup_old)
             else (*dup_old)++;
             continue;
         }
-        c->rows[w++] = c->rows[i];
+        if (w != i) c->rows[w] = c->rows[i];
+        stats_add(stats, w ? &c->rows[w - 1] : NULL, &c->rows[w]);
+        w++;
     }
     c->nrows = w;
     return RTN_OK;
@@ -2056,28 +2134,22 @@ done:
 /* ------------------------------------------------------------ store output */
 
 static rtn_status write_store(ictx *c, uint32_t b0, uint32_t b1, const gdict g[3],
-                              const char *provenance, uint64_t *n_rows, uint64_t *n_cust)
+                              const char *provenance, row_stats_t *stats, uint64_t *n_rows,
+                              uint64_t *n_cust)
 {
     const uint32_t B = c->B;
     rtn_status st = RTN_OK;
-    uint64_t *off = calloc((size_t)B + 1, sizeof *off);
+    uint64_t *off = stats->off;
     rtn_txn_block blk = {0};
     const size_t chunk = RTN_H5_CHUNK_ROWS;
-    if (!off) st = rtn_fail(RTN_ERR_NOMEM, "out of memory (bucket offsets)");
-    if (st == RTN_OK) st = rtn_txn_block_reserve(&blk, chunk, RTN_COLS_ALL);
+    st = rtn_txn_block_reserve(&blk, chunk, RTN_COLS_ALL);
     st = rtn_agree(c->comm, st);
     if (st) goto done;
     /* offsets[b+1] - offsets[b] = rows of bucket b, known only to its owner */
-    for (size_t i = 0; i < c->nrows; i++) off[c->rows[i].bucket + 1]++;
     MPI_Allreduce(MPI_IN_PLACE, off + 1, (int)B, MPI_UINT64_T, MPI_SUM, c->comm);
     for (uint32_t b = 0; b < B; b++) off[b + 1] += off[b];
-    uint64_t loc[1] = {0};
-    int64_t tmin = INT64_MAX, tmax = INT64_MIN;
-    for (size_t i = 0; i < c->nrows; i++) {
-        if (i == 0 || c->rows[i].customer != c->rows[i - 1].customer) loc[0]++;
-        if (c->rows[i].time < tmin) tmin = c->rows[i].time;
-        if (c->rows[i].time > tmax) tmax = c->rows[i].time;
-    }
+    uint64_t loc[1] = {stats->customers};
+    int64_t tmin = stats->tmin, tmax = stats->tmax;
     MPI_Allreduce(MPI_IN_PLACE, loc, 1, MPI_UINT64_T, MPI_SUM, c->comm);
     MPI_Allreduce(MPI_IN_PLACE, &tmin, 1, MPI_INT64_T, MPI_MIN, c->comm);
     MPI_Allreduce(MPI_IN_PLACE, &tmax, 1, MPI_INT64_T, MPI_MAX, c->comm);
@@ -2125,7 +2197,6 @@ static rtn_status write_store(ictx *c, uint32_t b0, uint32_t b1, const gdict g[3
     }
     st = rtn_store_finish(w, st);
 done:
-    free(off);
     rtn_txn_block_free(&blk);
     return st;
 }
@@ -2210,6 +2281,8 @@ rtn_status rtn_ingest_run(MPI_Comm comm, const rtn_ingest_options *opt)
     json_t *old_prov = NULL;
     gdict g[3];
     memset(g, 0, sizeof g);
+    row_stats_t stats = {0};
+    uint64_t *recv_cnt = NULL; /* rows of each of this rank's buckets after the shuffle */
     char fp[17] = "";
     const char *rejects = opt->rejects;
     char rejects_buf[RTN_PATH_MAX];
@@ -2357,7 +2430,11 @@ rtn_status rtn_ingest_run(MPI_Comm comm, const rtn_ingest_options *opt)
         unsigned char *used[3];
         for (int k = 0; k < 3; k++) used[k] = calloc(c.dict[k].n ? c.dict[k].n : 1, 1);
         if (!used[0] || !used[1] || !used[2]) st = rtn_fail(RTN_ERR_NOMEM, "out of memory");
-        for (size_t i = 0; st == RTN_OK && i < c.nrows; i++) {
+        if (st == RTN_OK && !c.discarded) {
+            /* every interned string came from a row that was kept */
+            for (int k = 0; k < 3; k++) memset(used[k], 1, c.dict[k].n);
+        }
+        for (size_t i = 0; st == RTN_OK && c.discarded && i < c.nrows; i++) {
             const ing_row *r = &c.rows[i];
             if (r->item >= 0) used[0][r->item] = 1;
             if (r->category >= 0) used[1][r->category] = 1;
@@ -2366,12 +2443,7 @@ rtn_status rtn_ingest_run(MPI_Comm comm, const rtn_ingest_options *opt)
         st = rtn_agree(comm, st);
         for (int k = 0; k < 3 && st == RTN_OK; k++) st = build_dict(&c, k, od[k], &g[k], used[k]);
         for (int k = 0; k < 3; k++) free(used[k]);
-        for (size_t i = 0; st == RTN_OK && i < c.nrows; i++) {
-            ing_row *r = &c.rows[i];
-            if (r->item >= 0) r->item = g[0].local_map[r->item];
-            if (r->category >= 0) r->category = g[1].local_map[r->category];
-            if (r->store >= 0) r->store = g[2].local_map[r->store];
-        }
+        /* the rows' local codes become global codes while the shuffle packs them */
     }
     rtn_phase_end("dictionaries");
     if (st) goto out;
@@ -2379,7 +2451,7 @@ rtn_status rtn_ingest_run(MPI_Comm comm, const rtn_ingest_options *opt)
     /* shuffle to bucket owners, add the appended store's rows, sort, de-duplicate */
     uint32_t b0 = 0, b1 = 0;
     rtn_phase_begin("shuffle");
-    st = shuffle(&c, old ? old->off : NULL, &b0, &b1);
+    st = shuffle(&c, old ? old->off : NULL, g, &b0, &b1, &recv_cnt);
     rtn_phase_end("shuffle");
     if (st) goto out;
     uint64_t from_old = 0;
@@ -2394,9 +2466,14 @@ rtn_status rtn_ingest_run(MPI_Comm comm, const rtn_ingest_options *opt)
         MPI_Allreduce(MPI_IN_PLACE, &from_old, 1, MPI_UINT64_T, MPI_SUM, comm);
     }
     rtn_phase_begin("sort");
-    st = sort_rows(&c, b0, b1);
+    st = sort_rows(&c, b0, b1, recv_cnt);
     uint64_t dups[2] = {0, 0};
-    if (st == RTN_OK && !keep_dups) st = dedup(&c, &dups[0], &dups[1]);
+    stats.off = calloc((size_t)c.B + 1, sizeof *stats.off);
+    stats.tmin = INT64_MAX;
+    stats.tmax = INT64_MIN;
+    if (st == RTN_OK && !stats.off) st = rtn_fail(RTN_ERR_NOMEM, "out of memory (bucket offsets)");
+    if (st == RTN_OK && !keep_dups) st = dedup(&c, &dups[0], &dups[1], &stats);
+    else if (st == RTN_OK) row_stats(&c, &stats);
     st = rtn_agree(comm, st);
     rtn_phase_end("sort");
     if (st) goto out;
@@ -2456,7 +2533,7 @@ rtn_status rtn_ingest_run(MPI_Comm comm, const rtn_ingest_options *opt)
     }
     uint64_t n_rows = 0, n_cust = 0;
     rtn_phase_begin("write");
-    st = write_store(&c, b0, b1, g, prov_txt ? prov_txt : "{}", &n_rows, &n_cust);
+    st = write_store(&c, b0, b1, g, prov_txt ? prov_txt : "{}", &stats, &n_rows, &n_cust);
     rtn_phase_end("write");
     free(prov_txt);
     if (st == RTN_OK) {
@@ -2479,6 +2556,8 @@ out:
     free(c.files);
     free(c.rows);
     free(c.spare);
+    free(stats.off);
+    free(recv_cnt);
     free(c.rej);
     st_free(&c.cust);
     for (int k = 0; k < 3; k++) st_free(&c.dict[k]);

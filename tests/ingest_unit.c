@@ -103,11 +103,11 @@ static void test_csv(void)
 }
 
 /* The 16-byte fast path of rtn_csv_next against the byte loop on random text made of the
- * bytes that matter (delimiters, quotes, CR, LF) and plain letters, in buffers of every
- * length up to 300 so that records end near and across the buffer end. */
+ * bytes that matter (delimiters, quotes, CR, LF, non-ASCII, NUL) and plain letters, in
+ * buffers of every length up to 300 so that records end near and across the buffer end. */
 static void test_csv_fast_path(void)
 {
-    static const char alpha[] = "ab,,,\"\r\n\n;x";
+    static const char alpha[] = "ab,,,\"\r\n\n;x\xc3\xa9\0";
     static const rtn_csv_dialect ds[3] = {{',', '"', 0}, {';', 0, 0}, {'|', '\'', 0}};
     char buf[300];
     rtn_csv_record a = {0}, b = {0};
@@ -133,6 +133,10 @@ static void test_csv_fast_path(void)
                        a.newlines == b.newlines;
             if (same && r == RTN_CSV_RECORD) {
                 same = a.nfields == b.nfields && a.blank == b.blank;
+                /* a record marked ASCII has no byte >= 0x80 and no NUL */
+                for (size_t i = 0; same && a.ascii && i < a.raw_len; i++)
+                    same = (unsigned char)buf[a.start + i] >= 1 &&
+                           (unsigned char)buf[a.start + i] < 0x80;
                 for (size_t i = 0; same && i < a.nfields; i++)
                     same = a.f[i].len == b.f[i].len &&
                            memcmp(a.f[i].p, b.f[i].p, a.f[i].len) == 0;

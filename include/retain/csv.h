@@ -44,6 +44,8 @@ typedef struct {
     size_t raw_len;    /* bytes of the record without its line terminator */
     size_t newlines;   /* '\n' bytes in [start, end): physical lines the record spans */
     int blank;         /* an empty line (no fields) */
+    int ascii;         /* 1: the raw text is known to be ASCII without NUL bytes (so valid
+                          UTF-8); 0: not checked */
     /* private: unescape buffer for fields with doubled quotes */
     char *scratch;
     size_t scratch_cap;
