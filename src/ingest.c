@@ -1158,6 +1158,41 @@ typedef struct {
     uint64_t rows_read, rejected;
 } in_file;
 
+/* Short dictionary strings (up to 24 bytes: most item codes, categories and stores) are
+ * first looked up in a direct-mapped cache keyed by the bytes themselves, held in three
+ * words: a few loads and compares instead of hashing and probing the table. */
+#define DC_SLOTS 1024
+typedef struct {
+    uint64_t w[3];
+    uint32_t n; /* 0 = empty */
+    int32_t id;
+} dc_entry;
+
+/* The words of a string of 1..24 bytes (exact: with n they determine the bytes). */
+static inline int short_key(const char *s, size_t n, uint64_t w[3])
+{
+    w[0] = w[1] = w[2] = 0;
+    if (n <= 3) {
+        w[0] = (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[n >> 1] << 8 |
+               (uint64_t)(unsigned char)s[n - 1] << 16;
+    } else if (n <= 8) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        w[0] = a | (uint64_t)b << 32;
+    } else if (n <= 16) {
+        memcpy(&w[0], s, 8);
+        memcpy(&w[1], s + n - 8, 8);
+    } else if (n <= 24) {
+        memcpy(&w[0], s, 8);
+        memcpy(&w[1], s + 8, 8);
+        memcpy(&w[2], s + n - 8, 8);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 typedef struct {
     MPI_Comm comm;
     int rank, size;
@@ -1166,6 +1201,8 @@ typedef struct {
     rtn_pseudonymizer *pz;
     strtab cust, dict[3];
     size_t dict_last[3];
+    dc_entry dcache[3][DC_SLOTS];
+    uint64_t *bucket_cnt; /* rows parsed per bucket (exact unless `discarded`) */
     ing_row *rows;
     size_t nrows, caprows;
     ing_row *spare; /* the second row array (shuffle send buffer, sort scatter target) */
@@ -1245,17 +1282,30 @@ static rtn_status intern_dict(ictx *c, int k, const char *s, size_t n, int32_t *
         *id = -1;
         return RTN_OK;
     }
+    uint64_t w[3];
+    dc_entry *ce = NULL;
+    if (short_key(s, n, w)) {
+        uint64_t h = (w[0] * 0x9E3779B97F4A7C15ULL) ^ (w[1] * 0xC2B2AE3D27D4EB4FULL) ^
+                     (w[2] * 0x165667B19E3779F9ULL) ^ n;
+        ce = &c->dcache[k][(h ^ (h >> 29)) * 0xBF58476D1CE4E5B9ULL >> 54]; /* 10 bits */
+        if (ce->n == n && ce->w[0] == w[0] && ce->w[1] == w[1] && ce->w[2] == w[2]) {
+            *id = ce->id;
+            return RTN_OK;
+        }
+    }
     strtab *t = &c->dict[k];
     size_t last = c->dict_last[k];
-    if (last < t->n && t->e[last].len == n && eq_bytes(t->arena + t->e[last].off, s, n)) {
-        *id = (int32_t)last;
-        return RTN_OK;
-    }
     size_t idx;
-    if (st_find_add(t, s, n, str_hash(s, n), &idx) < 0)
-        return rtn_fail(RTN_ERR_NOMEM, "out of memory in the dictionaries");
-    if (idx > INT32_MAX) return rtn_fail(RTN_ERR_DATA, "more than 2^31 distinct dictionary values");
-    c->dict_last[k] = idx;
+    if (last < t->n && t->e[last].len == n && eq_bytes(t->arena + t->e[last].off, s, n)) {
+        idx = last;
+    } else {
+        if (st_find_add(t, s, n, str_hash(s, n), &idx) < 0)
+            return rtn_fail(RTN_ERR_NOMEM, "out of memory in the dictionaries");
+        if (idx > INT32_MAX)
+            return rtn_fail(RTN_ERR_DATA, "more than 2^31 distinct dictionary values");
+        c->dict_last[k] = idx;
+    }
+    if (ce) *ce = (dc_entry){{w[0], w[1], w[2]}, (uint32_t)n, (int32_t)idx};
     *id = (int32_t)idx;
     return RTN_OK;
 }
@@ -1360,6 +1410,7 @@ static rtn_status parse_range(ictx *c, uint16_t fi, const rtn_ingest_mapping *m,
         r.file = fi;
         r.bucket = rtn_bucket_of(r.customer, c->B);
         if (!push_row(c, &r)) return rtn_fail(RTN_ERR_NOMEM, "out of memory holding rows");
+        c->bucket_cnt[r.bucket]++;
         k->accepted++;
         k->returns += row.is_return;
         k->rounded += row.rounded;
@@ -1695,7 +1746,11 @@ static rtn_status shuffle(ictx *c, const uint64_t *old_off, const gdict g[3], ui
         st = rtn_fail(RTN_ERR_NOMEM, "out of memory (shuffle)");
     st = rtn_agree(c->comm, st);
     if (st) goto done;
-    for (size_t i = 0; i < c->nrows; i++) mine[c->rows[i].bucket]++;
+    if (c->discarded) { /* the parse's counts include dropped rows */
+        for (size_t i = 0; i < c->nrows; i++) mine[c->rows[i].bucket]++;
+    } else {
+        memcpy(mine, c->bucket_cnt, sizeof *mine * B);
+    }
     MPI_Allreduce(mine, cnt, (int)B, MPI_UINT64_T, MPI_SUM, c->comm);
     {
         uint64_t acc = 0;
@@ -2361,6 +2416,9 @@ rtn_status rtn_ingest_run(MPI_Comm comm, const rtn_ingest_options *opt)
     }
 
     /* parse */
+    c.bucket_cnt = calloc(c.B ? c.B : 1, sizeof *c.bucket_cnt);
+    st = rtn_agree(comm, c.bucket_cnt ? RTN_OK : rtn_fail(RTN_ERR_NOMEM, "out of memory"));
+    if (st) goto out;
     rtn_phase_begin("parse");
     {
         double total = 0;
@@ -2558,6 +2616,7 @@ out:
     free(c.spare);
     free(stats.off);
     free(recv_cnt);
+    free(c.bucket_cnt);
     free(c.rej);
     st_free(&c.cust);
     for (int k = 0; k < 3; k++) st_free(&c.dict[k]);
