@@ -36,6 +36,34 @@ const char *const rtn_reject_names[RTN_REJ_NREASONS] = {
     "missing_customer", "bad_customer",  "bad_date",    "bad_quantity",       "bad_price",
     "bad_amount",  "bad_channel",        "field_too_long", "duplicate"};
 
+/* memcmp(a, b, n) == 0 for the short strings of the hot path, without a library call. */
+static inline int eq_bytes(const char *a, const char *b, size_t n)
+{
+    uint64_t x, y;
+    if (n >= 8) {
+        size_t i = 0;
+        for (; i + 8 < n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y) return 0;
+        }
+        memcpy(&x, a + n - 8, 8);
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    if (n >= 4) {
+        uint32_t u, v, w, z;
+        memcpy(&u, a, 4);
+        memcpy(&v, b, 4);
+        memcpy(&w, a + n - 4, 4);
+        memcpy(&z, b + n - 4, 4);
+        return u == v && w == z;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i]) return 0;
+    return 1;
+}
+
 /* ================================================================== mappings */
 
 static void mapping_defaults(rtn_ingest_mapping *m)
@@ -444,10 +472,14 @@ rtn_status rtn_ingest_mapping_resolve(rtn_ingest_mapping *m, const rtn_csv_recor
 
 /* ================================================================== numbers */
 
+/* isblank() of the "C" locale (the program never changes the locale), without the
+ * library's table lookup call. */
+#define IS_BLANK(ch) ((ch) == ' ' || (ch) == '\t')
+
 int rtn_ingest_parse_decimal(const char *s, size_t n, int64_t *mant, int *scale)
 {
-    while (n && isblank((unsigned char)*s)) s++, n--;
-    while (n && (isblank((unsigned char)s[n - 1]) || s[n - 1] == '\r')) n--;
+    while (n && IS_BLANK(*s)) s++, n--;
+    while (n && (IS_BLANK(s[n - 1]) || s[n - 1] == '\r')) n--;
     size_t i = 0;
     int neg = 0;
     if (i < n && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';
@@ -607,6 +639,29 @@ static int64_t tz_offset_of_local(int64_t local)
     return off;
 }
 
+static int time_finish(const rtn_ingest_mapping *m, int Y, int mo, int d, int H, int M, int S,
+                       int pm, int have_z, int64_t z, int64_t *t);
+
+/* "YYYY-MM-DD HH:MM:SS" exactly (19 bytes, no blanks around) under the format
+ * "%Y-%m-%d %H:%M:%S": the fields are read at fixed places, which is what the general
+ * parser reads from such text. Returns -2 for any other text (the general parser then
+ * decides). */
+static int parse_time_iso(const rtn_ingest_mapping *m, const char *s, size_t n, int64_t *t)
+{
+    if (n != 19 || s[4] != '-' || s[7] != '-' || s[10] != ' ' || s[13] != ':' || s[16] != ':')
+        return -2;
+    static const unsigned char at[14] = {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18};
+    int v[14];
+    for (int k = 0; k < 14; k++) {
+        unsigned c = (unsigned char)s[at[k]] - '0';
+        if (c > 9) return -2;
+        v[k] = (int)c;
+    }
+    return time_finish(m, v[0] * 1000 + v[1] * 100 + v[2] * 10 + v[3], v[4] * 10 + v[5],
+                       v[6] * 10 + v[7], v[8] * 10 + v[9], v[10] * 10 + v[11],
+                       v[12] * 10 + v[13], -1, 0, 0, t);
+}
+
 int rtn_ingest_parse_time(const rtn_ingest_mapping *m, const char *s, size_t n, int64_t *t)
 {
     while (n && isblank((unsigned char)*s)) s++, n--;
@@ -716,6 +771,13 @@ int rtn_ingest_parse_time(const rtn_ingest_mapping *m, const char *s, size_t n, 
         *t = epoch;
         return 0;
     }
+    return time_finish(m, Y, mo, d, H, M, S, pm, have_z, z, t);
+}
+
+/* Checks the fields of a parsed date and time and converts them to UTC seconds. */
+static int time_finish(const rtn_ingest_mapping *m, int Y, int mo, int d, int H, int M, int S,
+                       int pm, int have_z, int64_t z, int64_t *t)
+{
     if (pm >= 0) {
         if (H < 1 || H > 12) return -1;
         H = H % 12 + (pm ? 12 : 0);
@@ -771,8 +833,46 @@ static void excerpt(char *out, size_t cap, const char *s, size_t n)
 #define FIELD(r) \
     (m->col[r] >= 0 ? rec->f[m->col[r]] : (rtn_csv_field){"", 0})
 
+/* What consecutive rows often share (the rows of one basket): the time text and its
+ * value. */
+typedef struct {
+    int iso;        /* the mapping's time format is "%Y-%m-%d %H:%M:%S" */
+    int have_time;
+    size_t time_len;
+    char time_text[40];
+    int64_t time;
+} conv_cache;
+
+static rtn_reject_reason convert(const rtn_ingest_mapping *m, const rtn_csv_record *rec,
+                                 rtn_ingest_row *row, char *detail, size_t dn, conv_cache *cc);
+
 rtn_reject_reason rtn_ingest_convert(const rtn_ingest_mapping *m, const rtn_csv_record *rec,
                                      rtn_ingest_row *row, char *detail, size_t dn)
+{
+    return convert(m, rec, row, detail, dn, NULL);
+}
+
+static int convert_time(const rtn_ingest_mapping *m, const char *s, size_t n, int64_t *t,
+                        conv_cache *cc)
+{
+    if (!cc) return rtn_ingest_parse_time(m, s, n, t);
+    if (cc->have_time && n == cc->time_len && eq_bytes(s, cc->time_text, n)) {
+        *t = cc->time;
+        return 0;
+    }
+    int r = cc->iso ? parse_time_iso(m, s, n, t) : -2;
+    if (r == -2) r = rtn_ingest_parse_time(m, s, n, t);
+    if (r == 0 && n <= sizeof cc->time_text) {
+        memcpy(cc->time_text, s, n);
+        cc->time_len = n;
+        cc->time = *t;
+        cc->have_time = 1;
+    }
+    return r;
+}
+
+static rtn_reject_reason convert(const rtn_ingest_mapping *m, const rtn_csv_record *rec,
+                                 rtn_ingest_row *row, char *detail, size_t dn, conv_cache *cc)
 {
     char ex[48];
     detail[0] = 0;
@@ -794,7 +894,7 @@ rtn_reject_reason rtn_ingest_convert(const rtn_ingest_mapping *m, const rtn_csv_
         return RTN_REJ_BAD_CUSTOMER;
     }
     f = FIELD(RTN_ING_TIME);
-    if (rtn_ingest_parse_time(m, f.p, f.len, &row->time) != 0) {
+    if (convert_time(m, f.p, f.len, &row->time, cc) != 0) {
         excerpt(ex, sizeof ex, f.p, f.len);
         snprintf(detail, dn, "%s '%s' does not match '%s' or is not a valid date",
                  m->column[RTN_ING_TIME], ex, m->time_format);
@@ -1021,7 +1121,7 @@ static int st_find_add(strtab *t, const char *s, size_t n, uint64_t h, size_t *i
     size_t j = h & t->mask;
     while (t->slots[j]) {
         st_entry *e = &t->e[t->slots[j] - 1];
-        if (e->h == h && e->len == n && memcmp(t->arena + e->off, s, n) == 0) {
+        if (e->h == h && e->len == n && eq_bytes(t->arena + e->off, s, n)) {
             *idx = t->slots[j] - 1;
             return 0;
         }
@@ -1058,6 +1158,41 @@ typedef struct {
     uint64_t rows_read, rejected;
 } in_file;
 
+/* Short dictionary strings (up to 24 bytes: most item codes, categories and stores) are
+ * first looked up in a direct-mapped cache keyed by the bytes themselves, held in three
+ * words: a few loads and compares instead of hashing and probing the table. */
+#define DC_SLOTS 1024
+typedef struct {
+    uint64_t w[3];
+    uint32_t n; /* 0 = empty */
+    int32_t id;
+} dc_entry;
+
+/* The words of a string of 1..24 bytes (exact: with n they determine the bytes). */
+static inline int short_key(const char *s, size_t n, uint64_t w[3])
+{
+    w[0] = w[1] = w[2] = 0;
+    if (n <= 3) {
+        w[0] = (uint64_t)(unsigned char)s[0] | (uint64_t)(unsigned char)s[n >> 1] << 8 |
+               (uint64_t)(unsigned char)s[n - 1] << 16;
+    } else if (n <= 8) {
+        uint32_t a, b;
+        memcpy(&a, s, 4);
+        memcpy(&b, s + n - 4, 4);
+        w[0] = a | (uint64_t)b << 32;
+    } else if (n <= 16) {
+        memcpy(&w[0], s, 8);
+        memcpy(&w[1], s + n - 8, 8);
+    } else if (n <= 24) {
+        memcpy(&w[0], s, 8);
+        memcpy(&w[1], s + 8, 8);
+        memcpy(&w[2], s + n - 8, 8);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 typedef struct {
     MPI_Comm comm;
     int rank, size;
@@ -1066,8 +1201,14 @@ typedef struct {
     rtn_pseudonymizer *pz;
     strtab cust, dict[3];
     size_t dict_last[3];
+    dc_entry dcache[3][DC_SLOTS];
+    uint64_t *bucket_cnt; /* rows parsed per bucket (exact unless `discarded`) */
     ing_row *rows;
     size_t nrows, caprows;
+    ing_row *spare; /* the second row array (shuffle send buffer, sort scatter target) */
+    size_t capspare;
+    int discarded;  /* rows of a re-parsed range were dropped: some interned strings may
+                       belong to no row */
     ing_reject *rej;
     size_t nrej, caprej;
     counters tot;
@@ -1082,15 +1223,34 @@ typedef struct {
     double bytes_done;
 } ictx;
 
+/* Row arrays are large (hundreds of MB) and first touches of fresh pages are expensive
+ * (about 0.5 s per GB on the benchmark VM), so a run uses two row arrays and reuses them
+ * across phases instead of allocating per phase. (Transparent huge pages were tried: on
+ * the VM, fresh 2 MiB pages cost more to clear than the 4 KiB faults they save.) */
+static ing_row *rows_alloc(size_t n)
+{
+    return malloc((n ? n : 1) * sizeof(ing_row));
+}
+
+/* Ensures *cap >= need; the first `keep` rows are preserved. */
+static int rows_reserve(ing_row **p, size_t *cap, size_t need, size_t keep)
+{
+    if (need <= *cap && *p) return 1;
+    size_t nc = *cap ? *cap : 65536;
+    while (nc < need) nc *= 2;
+    ing_row *q = rows_alloc(nc);
+    if (!q) return 0;
+    if (keep) memcpy(q, *p, keep * sizeof *q);
+    free(*p);
+    *p = q;
+    *cap = nc;
+    return 1;
+}
+
 static int push_row(ictx *c, const ing_row *r)
 {
-    if (c->nrows == c->caprows) {
-        size_t nc = c->caprows ? c->caprows * 2 : 65536;
-        ing_row *p = realloc(c->rows, nc * sizeof *p);
-        if (!p) return 0;
-        c->rows = p;
-        c->caprows = nc;
-    }
+    if (c->nrows == c->caprows && !rows_reserve(&c->rows, &c->caprows, c->nrows + 1, c->nrows))
+        return 0;
     c->rows[c->nrows++] = *r;
     return 1;
 }
@@ -1122,24 +1282,37 @@ static rtn_status intern_dict(ictx *c, int k, const char *s, size_t n, int32_t *
         *id = -1;
         return RTN_OK;
     }
+    uint64_t w[3];
+    dc_entry *ce = NULL;
+    if (short_key(s, n, w)) {
+        uint64_t h = (w[0] * 0x9E3779B97F4A7C15ULL) ^ (w[1] * 0xC2B2AE3D27D4EB4FULL) ^
+                     (w[2] * 0x165667B19E3779F9ULL) ^ n;
+        ce = &c->dcache[k][(h ^ (h >> 29)) * 0xBF58476D1CE4E5B9ULL >> 54]; /* 10 bits */
+        if (ce->n == n && ce->w[0] == w[0] && ce->w[1] == w[1] && ce->w[2] == w[2]) {
+            *id = ce->id;
+            return RTN_OK;
+        }
+    }
     strtab *t = &c->dict[k];
     size_t last = c->dict_last[k];
-    if (last < t->n && t->e[last].len == n && memcmp(t->arena + t->e[last].off, s, n) == 0) {
-        *id = (int32_t)last;
-        return RTN_OK;
-    }
     size_t idx;
-    if (st_find_add(t, s, n, str_hash(s, n), &idx) < 0)
-        return rtn_fail(RTN_ERR_NOMEM, "out of memory in the dictionaries");
-    if (idx > INT32_MAX) return rtn_fail(RTN_ERR_DATA, "more than 2^31 distinct dictionary values");
-    c->dict_last[k] = idx;
+    if (last < t->n && t->e[last].len == n && eq_bytes(t->arena + t->e[last].off, s, n)) {
+        idx = last;
+    } else {
+        if (st_find_add(t, s, n, str_hash(s, n), &idx) < 0)
+            return rtn_fail(RTN_ERR_NOMEM, "out of memory in the dictionaries");
+        if (idx > INT32_MAX)
+            return rtn_fail(RTN_ERR_DATA, "more than 2^31 distinct dictionary values");
+        c->dict_last[k] = idx;
+    }
+    if (ce) *ce = (dc_entry){{w[0], w[1], w[2]}, (uint32_t)n, (int32_t)idx};
     *id = (int32_t)idx;
     return RTN_OK;
 }
 
 static rtn_status pseudonym(ictx *c, const char *s, size_t n, uint64_t *out)
 {
-    if (c->have_last && c->last_len == n && memcmp(c->last_id, s, n) == 0) {
+    if (c->have_last && c->last_len == n && eq_bytes(c->last_id, s, n)) {
         *out = c->last_pseudo;
         return RTN_OK;
     }
@@ -1162,6 +1335,13 @@ static rtn_status parse_range(ictx *c, uint16_t fi, const rtn_ingest_mapping *m,
     rtn_csv_record *rec = &c->rec;
     rtn_ingest_row row;
     char detail[112];
+    conv_cache cc;
+    memset(&cc, 0, sizeof cc);
+    cc.iso = strcmp(m->time_format, "%Y-%m-%d %H:%M:%S") == 0;
+    /* the basket key of the previous row, reused by the other rows of its basket */
+    char last_basket[RTN_ING_NAME_MAX];
+    size_t last_basket_len = SIZE_MAX;
+    uint64_t last_basket_key = 0;
     size_t pos = p;
     size_t next_progress = pos + (64u << 20);
     while (pos < len && pos <= e) {
@@ -1188,13 +1368,13 @@ static rtn_status parse_range(ictx *c, uint16_t fi, const rtn_ingest_mapping *m,
             snprintf(detail, sizeof detail, "more than %d fields, expected %d", RTN_CSV_MAX_FIELDS,
                      m->ncolumns);
         } else {
-            size_t bad = rtn_utf8_check(buf + rec->start, rec->raw_len);
+            size_t bad = rec->ascii ? 0 : rtn_utf8_check(buf + rec->start, rec->raw_len);
             if (bad) {
                 why = RTN_REJ_BAD_UTF8;
                 snprintf(detail, sizeof detail, "%s at byte %zu of the record",
                          buf[rec->start + bad - 1] ? "invalid UTF-8" : "NUL byte", bad);
             } else {
-                why = rtn_ingest_convert(m, rec, &row, detail, sizeof detail);
+                why = convert(m, rec, &row, detail, sizeof detail, &cc);
             }
         }
         if (why != RTN_REJ_NONE) {
@@ -1213,14 +1393,24 @@ static rtn_status parse_range(ictx *c, uint16_t fi, const rtn_ingest_mapping *m,
         r.amount = row.amount;
         r.quantity = row.quantity;
         r.channel = row.channel;
-        r.basket = row.basket_len ? rtn_ingest_basket_key(row.basket, row.basket_len)
-                                  : rtn_mix64(r.customer ^ rtn_mix64((uint64_t)r.time));
+        if (!row.basket_len) {
+            r.basket = rtn_mix64(r.customer ^ rtn_mix64((uint64_t)r.time));
+        } else if (row.basket_len == last_basket_len &&
+                   eq_bytes(row.basket, last_basket, row.basket_len)) {
+            r.basket = last_basket_key;
+        } else {
+            r.basket = rtn_ingest_basket_key(row.basket, row.basket_len);
+            memcpy(last_basket, row.basket, row.basket_len); /* < RTN_ING_NAME_MAX (convert) */
+            last_basket_len = row.basket_len;
+            last_basket_key = r.basket;
+        }
         r.line = line;
         r.off = rec->start;
         r.rawlen = (uint32_t)(rec->raw_len < RAW_MAX ? rec->raw_len : RAW_MAX);
         r.file = fi;
         r.bucket = rtn_bucket_of(r.customer, c->B);
         if (!push_row(c, &r)) return rtn_fail(RTN_ERR_NOMEM, "out of memory holding rows");
+        c->bucket_cnt[r.bucket]++;
         k->accepted++;
         k->returns += row.is_return;
         k->rounded += row.rounded;
@@ -1322,6 +1512,11 @@ static rtn_status process_file(ictx *c, uint16_t fi)
     if (p != NONE && p >= f->len) p = NONE;
 
     const size_t mark_rows = c->nrows, mark_rej = c->nrej;
+    /* room for the rows of this range at once (rows are rarely shorter than 48 bytes) */
+    if (!rows_reserve(&c->rows, &c->caprows, c->nrows + (e - s) / 48 + 1024, c->nrows))
+        st = rtn_fail(RTN_ERR_NOMEM, "out of memory holding rows");
+    st = rtn_agree(c->comm, st);
+    if (st) return st;
     counters k;
     memset(&k, 0, sizeof k);
     size_t E = NONE;
@@ -1358,6 +1553,7 @@ static rtn_status process_file(ictx *c, uint16_t fi)
         if (bad < 0) break;
         reparses++;
         if (r == bad) {
+            c->discarded = 1;
             c->nrows = mark_rows;
             c->nrej = mark_rej;
             memset(&k, 0, sizeof k);
@@ -1529,25 +1725,33 @@ static int same_stored(const ing_row *x, const ing_row *y)
            x->store == y->store && x->channel == y->channel && x->basket == y->basket;
 }
 
-/* Sends every row to the rank owning its bucket. Bucket ranges are chosen from the
- * global per-bucket row counts (plus the appended store's) with rtn_partition_buckets.
- * On return c->rows holds this rank's rows with room for `extra` more. */
-static rtn_status shuffle(ictx *c, const uint64_t *old_off, uint32_t *b0, uint32_t *b1)
+/* Sends every row to the rank owning its bucket, replacing the local dictionary codes
+ * by the global ones on the way. Bucket ranges are chosen from the global per-bucket row
+ * counts (plus the appended store's) with rtn_partition_buckets. On return c->rows holds
+ * this rank's rows with room for the appended store's rows of its buckets, and
+ * *recv_cnt[b - b0] the number of rows of bucket b it will hold (both sources). */
+static rtn_status shuffle(ictx *c, const uint64_t *old_off, const gdict g[3], uint32_t *b0,
+                          uint32_t *b1, uint64_t **recv_cnt)
 {
     const uint32_t B = c->B;
     const int P = c->size;
     rtn_status st = RTN_OK;
     uint64_t *cnt = calloc((size_t)B + 1, sizeof *cnt);
+    uint64_t *mine = calloc((size_t)B + 1, sizeof *mine);
     int *owner = malloc(sizeof(int) * B);
     size_t *sc = calloc((size_t)P, sizeof *sc), *pos = calloc((size_t)P, sizeof *pos);
     int *isc = malloc(sizeof(int) * (size_t)P * 4);
     ing_row *sendbuf = NULL, *recvbuf = NULL;
-    if (!cnt || !owner || !sc || !pos || !isc)
+    if (!cnt || !mine || !owner || !sc || !pos || !isc)
         st = rtn_fail(RTN_ERR_NOMEM, "out of memory (shuffle)");
     st = rtn_agree(c->comm, st);
     if (st) goto done;
-    for (size_t i = 0; i < c->nrows; i++) cnt[c->rows[i].bucket]++;
-    MPI_Allreduce(MPI_IN_PLACE, cnt, (int)B, MPI_UINT64_T, MPI_SUM, c->comm);
+    if (c->discarded) { /* the parse's counts include dropped rows */
+        for (size_t i = 0; i < c->nrows; i++) mine[c->rows[i].bucket]++;
+    } else {
+        memcpy(mine, c->bucket_cnt, sizeof *mine * B);
+    }
+    MPI_Allreduce(mine, cnt, (int)B, MPI_UINT64_T, MPI_SUM, c->comm);
     {
         uint64_t acc = 0;
         for (uint32_t b = 0; b < B; b++) {
@@ -1560,24 +1764,33 @@ static rtn_status shuffle(ictx *c, const uint64_t *old_off, uint32_t *b0, uint32
     for (int q = 0; q < P; q++) {
         uint32_t x0, x1;
         rtn_partition_buckets(cnt, B, P, q, &x0, &x1);
-        for (uint32_t b = x0; b < x1; b++) owner[b] = q;
+        for (uint32_t b = x0; b < x1; b++) owner[b] = q, sc[q] += mine[b];
         if (q == c->rank) *b0 = x0, *b1 = x1;
     }
-    for (size_t i = 0; i < c->nrows; i++) sc[owner[c->rows[i].bucket]]++;
+    /* cnt holds prefix sums (with the appended store's rows): what each bucket holds */
+    if (!(*recv_cnt = malloc(sizeof(uint64_t) * ((size_t)(*b1 - *b0) + 1))))
+        st = rtn_fail(RTN_ERR_NOMEM, "out of memory (shuffle)");
+    for (uint32_t b = *b0; *recv_cnt && b < *b1; b++) (*recv_cnt)[b - *b0] = cnt[b + 1] - cnt[b];
     if (c->nrows > INT_MAX)
         st = rtn_fail(RTN_ERR_DATA, "more than 2^31 rows parsed on one rank; use more ranks");
-    if (st == RTN_OK && c->nrows && !(sendbuf = malloc(c->nrows * sizeof *sendbuf)))
+    if (st == RTN_OK && !rows_reserve(&c->spare, &c->capspare, c->nrows, 0))
         st = rtn_fail(RTN_ERR_NOMEM, "out of memory (shuffle send buffer, %zu rows)", c->nrows);
     st = rtn_agree(c->comm, st);
     if (st) goto done;
+    sendbuf = c->spare;
     {
         size_t a = 0;
         for (int q = 0; q < P; q++) pos[q] = a, a += sc[q];
-        for (size_t i = 0; i < c->nrows; i++) sendbuf[pos[owner[c->rows[i].bucket]]++] = c->rows[i];
+        const int32_t *m0 = g[0].local_map, *m1 = g[1].local_map, *m2 = g[2].local_map;
+        for (size_t i = 0; i < c->nrows; i++) {
+            ing_row *d = &sendbuf[pos[owner[c->rows[i].bucket]]++];
+            *d = c->rows[i];
+            if (d->item >= 0) d->item = m0[d->item];
+            if (d->category >= 0) d->category = m1[d->category];
+            if (d->store >= 0) d->store = m2[d->store];
+        }
     }
-    free(c->rows);
-    c->rows = NULL;
-    c->nrows = c->caprows = 0;
+    c->nrows = 0;
     int *isd = isc + P, *irc = isc + 2 * P, *ird = isc + 3 * P;
     for (int q = 0; q < P; q++) isc[q] = (int)sc[q];
     MPI_Alltoall(isc, 1, MPI_INT, irc, 1, MPI_INT, c->comm);
@@ -1592,28 +1805,26 @@ static rtn_status shuffle(ictx *c, const uint64_t *old_off, uint32_t *b0, uint32
     size_t extra = old_off ? (size_t)(old_off[*b1] - old_off[*b0]) : 0;
     if (nrecv > INT_MAX)
         st = rtn_fail(RTN_ERR_DATA, "more than 2^31 rows on one rank; use more ranks");
-    if (st == RTN_OK && !(recvbuf = malloc((nrecv + extra + 1) * sizeof *recvbuf)))
+    /* received into the parse array (its rows are in the send buffer now) */
+    if (st == RTN_OK && !rows_reserve(&c->rows, &c->caprows, nrecv + extra + 1, 0))
         st = rtn_fail(RTN_ERR_NOMEM, "out of memory (shuffle receive buffer, %zu rows)",
                       nrecv + extra);
     st = rtn_agree(c->comm, st);
     if (st) goto done;
+    recvbuf = c->rows;
     MPI_Datatype rt;
     MPI_Type_contiguous((int)sizeof(ing_row), MPI_BYTE, &rt);
     MPI_Type_commit(&rt);
     MPI_Alltoallv(sendbuf, isc, isd, rt, recvbuf, irc, ird, rt, c->comm);
     MPI_Type_free(&rt);
-    c->rows = recvbuf;
     c->nrows = nrecv;
-    c->caprows = nrecv + extra + 1;
-    recvbuf = NULL;
 done:
     free(cnt);
+    free(mine);
     free(owner);
     free(sc);
     free(pos);
     free(isc);
-    free(sendbuf);
-    free(recvbuf);
     return st;
 }
 
@@ -1755,57 +1966,77 @@ static void skey_sort(skey *a, skey *tmp, size_t n)
 /* Groups rows by bucket (counting sort), then orders each bucket by (customer, time)
  * with compact keys and breaks the remaining ties with the full key (row_cmp), which
  * gives the same total order as sorting by row_cmp alone. */
-static rtn_status sort_rows(ictx *c, uint32_t b0, uint32_t b1)
+static rtn_status sort_rows(ictx *c, uint32_t b0, uint32_t b1, const uint64_t *cnt)
 {
     size_t nb = (size_t)(b1 - b0);
     size_t *start = calloc(nb + 1, sizeof *start);
-    ing_row *tmp = malloc((c->nrows ? c->nrows : 1) * sizeof *tmp);
-    if (!start || !tmp) {
+    /* the scatter goes into the spare array (the shuffle's send buffer, pages touched) */
+    if (!start || !rows_reserve(&c->spare, &c->capspare, c->nrows, 0)) {
         free(start);
-        free(tmp);
         return rtn_fail(RTN_ERR_NOMEM, "out of memory sorting %zu rows", c->nrows);
     }
-    for (size_t i = 0; i < c->nrows; i++) {
-        uint32_t b = c->rows[i].bucket;
-        if (b < b0 || b >= b1) {
-            free(start);
-            free(tmp);
-            return rtn_fail(RTN_ERR_INTERNAL, "row of bucket %u on the rank owning [%u, %u)", b,
-                            b0, b1);
-        }
-        start[b - b0 + 1]++;
-    }
+    ing_row *tmp = c->spare;
+    /* bucket sizes from the shuffle's counts; checked against the rows as they are placed */
     size_t maxb = 0;
     for (size_t b = 0; b < nb; b++) {
-        if (start[b + 1] > maxb) maxb = start[b + 1];
-        start[b + 1] += start[b];
+        if (cnt[b] > maxb) maxb = (size_t)cnt[b];
+        start[b + 1] = start[b] + (size_t)cnt[b];
     }
-    for (size_t i = 0; i < c->nrows; i++) tmp[start[c->rows[i].bucket - b0]++] = c->rows[i];
-    free(c->rows);
-    c->rows = tmp;
-    c->caprows = c->nrows ? c->nrows : 1;
-    /* start[b] now ends bucket b */
+    size_t *lim = malloc((nb + 1) * sizeof *lim); /* where each bucket ends */
+    if (!lim) {
+        free(start);
+        return rtn_fail(RTN_ERR_NOMEM, "out of memory sorting %zu rows", c->nrows);
+    }
+    memcpy(lim, start + 1, nb * sizeof *lim);
+    int bad = start[nb] != c->nrows;
+    for (size_t i = 0; i < c->nrows && !bad; i++) {
+        uint32_t b = c->rows[i].bucket;
+        if (b < b0 || b >= b1 || start[b - b0] >= lim[b - b0]) {
+            bad = 1;
+            break;
+        }
+        tmp[start[b - b0]++] = c->rows[i];
+    }
+    free(lim);
+    if (bad) {
+        free(start);
+        return rtn_fail(RTN_ERR_INTERNAL, "rows on the rank owning buckets [%u, %u) do not match "
+                        "the bucket counts", b0, b1);
+    }
+    /* start[b] now ends bucket b; each bucket is gathered back into c->rows in order */
     skey *k = malloc((maxb ? maxb : 1) * sizeof *k), *kt = malloc((maxb ? maxb : 1) * sizeof *kt);
-    ing_row *buf = malloc((maxb ? maxb : 1) * sizeof *buf);
-    if (!k || !kt || !buf) {
+    if (!k || !kt) {
         free(start);
         free(k);
         free(kt);
-        free(buf);
         return rtn_fail(RTN_ERR_NOMEM, "out of memory sorting a bucket of %zu rows", maxb);
     }
     size_t s0 = 0;
     for (size_t b = 0; b < nb; b++) {
         size_t n = start[b] - s0;
-        ing_row *r = tmp + s0;
-        for (size_t i = 0; i < n; i++) k[i] = (skey){r[i].customer, r[i].time, i};
+        const ing_row *in = tmp + s0;
+        ing_row *r = c->rows + s0;
+        for (size_t i = 0; i < n; i++) k[i] = (skey){in[i].customer, in[i].time, i};
         skey_sort(k, kt, n);
-        for (size_t i = 0; i < n; i++) buf[i] = r[k[i].idx];
-        memcpy(r, buf, n * sizeof *r);
+        for (size_t i = 0; i < n; i++) r[i] = in[k[i].idx];
+        /* rows with the same (customer, time), typically one basket: full order (row_cmp
+         * is a total order, so any sorting method gives the same result) */
         for (size_t i = 0; i < n;) {
             size_t j = i + 1;
             while (j < n && r[j].customer == r[i].customer && r[j].time == r[i].time) j++;
-            if (j - i > 1) qsort(r + i, j - i, sizeof *r, row_cmp);
+            if (j - i > 32) {
+                qsort(r + i, j - i, sizeof *r, row_cmp);
+            } else {
+                for (size_t x = i + 1; x < j; x++) {
+                    ing_row v = r[x];
+                    size_t y = x;
+                    while (y > i && row_cmp(&v, &r[y - 1]) < 0) {
+                        r[y] = r[y - 1];
+                        y--;
+                    }
+                    r[y] = v;
+                }
+            }
             i = j;
         }
         s0 = start[b];
@@ -1813,7 +2044,6 @@ static rtn_status sort_rows(ictx *c, uint32_t b0, uint32_t b1)
     free(start);
     free(k);
     free(kt);
-    free(buf);
     return RTN_OK;
 }
 
@@ -1825,7 +2055,28 @@ static const char *base_name(const char *p)
 
 /* Removes rows whose stored columns equal the previous row's (the first occurrence in
  * (file, line) order is kept) and lists them with reason "duplicate". */
-static rtn_status dedup(ictx *c, uint64_t *dup_new, uint64_t *dup_old)
+/* What the store's metadata needs from the final rows: rows per bucket, customers, time
+ * range (computed by the de-duplication pass, or by row_stats when duplicates are kept). */
+typedef struct {
+    uint64_t *off; /* B+1; off[b+1] = rows of bucket b on this rank */
+    uint64_t customers;
+    int64_t tmin, tmax;
+} row_stats_t;
+
+static inline void stats_add(row_stats_t *s, const ing_row *prev, const ing_row *r)
+{
+    s->off[r->bucket + 1]++;
+    if (!prev || prev->customer != r->customer) s->customers++;
+    if (r->time < s->tmin) s->tmin = r->time;
+    if (r->time > s->tmax) s->tmax = r->time;
+}
+
+static void row_stats(const ictx *c, row_stats_t *s)
+{
+    for (size_t i = 0; i < c->nrows; i++) stats_add(s, i ? &c->rows[i - 1] : NULL, &c->rows[i]);
+}
+
+static rtn_status dedup(ictx *c, uint64_t *dup_new, uint64_t *dup_old, row_stats_t *stats)
 {
     size_t w = 0;
     char detail[112];
@@ -1841,7 +2092,9 @@ static rtn_status dedup(ictx *c, uint64_t *dup_new, uint64_t *dup_old)
             else (*dup_old)++;
             continue;
         }
-        c->rows[w++] = c->rows[i];
+        if (w != i) c->rows[w] = c->rows[i];
+        stats_add(stats, w ? &c->rows[w - 1] : NULL, &c->rows[w]);
+        w++;
     }
     c->nrows = w;
     return RTN_OK;
@@ -1936,28 +2189,22 @@ done:
 /* ------------------------------------------------------------ store output */
 
 static rtn_status write_store(ictx *c, uint32_t b0, uint32_t b1, const gdict g[3],
-                              const char *provenance, uint64_t *n_rows, uint64_t *n_cust)
+                              const char *provenance, row_stats_t *stats, uint64_t *n_rows,
+                              uint64_t *n_cust)
 {
     const uint32_t B = c->B;
     rtn_status st = RTN_OK;
-    uint64_t *off = calloc((size_t)B + 1, sizeof *off);
+    uint64_t *off = stats->off;
     rtn_txn_block blk = {0};
     const size_t chunk = RTN_H5_CHUNK_ROWS;
-    if (!off) st = rtn_fail(RTN_ERR_NOMEM, "out of memory (bucket offsets)");
-    if (st == RTN_OK) st = rtn_txn_block_reserve(&blk, chunk, RTN_COLS_ALL);
+    st = rtn_txn_block_reserve(&blk, chunk, RTN_COLS_ALL);
     st = rtn_agree(c->comm, st);
     if (st) goto done;
     /* offsets[b+1] - offsets[b] = rows of bucket b, known only to its owner */
-    for (size_t i = 0; i < c->nrows; i++) off[c->rows[i].bucket + 1]++;
     MPI_Allreduce(MPI_IN_PLACE, off + 1, (int)B, MPI_UINT64_T, MPI_SUM, c->comm);
     for (uint32_t b = 0; b < B; b++) off[b + 1] += off[b];
-    uint64_t loc[1] = {0};
-    int64_t tmin = INT64_MAX, tmax = INT64_MIN;
-    for (size_t i = 0; i < c->nrows; i++) {
-        if (i == 0 || c->rows[i].customer != c->rows[i - 1].customer) loc[0]++;
-        if (c->rows[i].time < tmin) tmin = c->rows[i].time;
-        if (c->rows[i].time > tmax) tmax = c->rows[i].time;
-    }
+    uint64_t loc[1] = {stats->customers};
+    int64_t tmin = stats->tmin, tmax = stats->tmax;
     MPI_Allreduce(MPI_IN_PLACE, loc, 1, MPI_UINT64_T, MPI_SUM, c->comm);
     MPI_Allreduce(MPI_IN_PLACE, &tmin, 1, MPI_INT64_T, MPI_MIN, c->comm);
     MPI_Allreduce(MPI_IN_PLACE, &tmax, 1, MPI_INT64_T, MPI_MAX, c->comm);
@@ -2005,7 +2252,6 @@ static rtn_status write_store(ictx *c, uint32_t b0, uint32_t b1, const gdict g[3
     }
     st = rtn_store_finish(w, st);
 done:
-    free(off);
     rtn_txn_block_free(&blk);
     return st;
 }
@@ -2090,6 +2336,8 @@ rtn_status rtn_ingest_run(MPI_Comm comm, const rtn_ingest_options *opt)
     json_t *old_prov = NULL;
     gdict g[3];
     memset(g, 0, sizeof g);
+    row_stats_t stats = {0};
+    uint64_t *recv_cnt = NULL; /* rows of each of this rank's buckets after the shuffle */
     char fp[17] = "";
     const char *rejects = opt->rejects;
     char rejects_buf[RTN_PATH_MAX];
@@ -2168,6 +2416,9 @@ rtn_status rtn_ingest_run(MPI_Comm comm, const rtn_ingest_options *opt)
     }
 
     /* parse */
+    c.bucket_cnt = calloc(c.B ? c.B : 1, sizeof *c.bucket_cnt);
+    st = rtn_agree(comm, c.bucket_cnt ? RTN_OK : rtn_fail(RTN_ERR_NOMEM, "out of memory"));
+    if (st) goto out;
     rtn_phase_begin("parse");
     {
         double total = 0;
@@ -2237,7 +2488,11 @@ rtn_status rtn_ingest_run(MPI_Comm comm, const rtn_ingest_options *opt)
         unsigned char *used[3];
         for (int k = 0; k < 3; k++) used[k] = calloc(c.dict[k].n ? c.dict[k].n : 1, 1);
         if (!used[0] || !used[1] || !used[2]) st = rtn_fail(RTN_ERR_NOMEM, "out of memory");
-        for (size_t i = 0; st == RTN_OK && i < c.nrows; i++) {
+        if (st == RTN_OK && !c.discarded) {
+            /* every interned string came from a row that was kept */
+            for (int k = 0; k < 3; k++) memset(used[k], 1, c.dict[k].n);
+        }
+        for (size_t i = 0; st == RTN_OK && c.discarded && i < c.nrows; i++) {
             const ing_row *r = &c.rows[i];
             if (r->item >= 0) used[0][r->item] = 1;
             if (r->category >= 0) used[1][r->category] = 1;
@@ -2246,12 +2501,7 @@ rtn_status rtn_ingest_run(MPI_Comm comm, const rtn_ingest_options *opt)
         st = rtn_agree(comm, st);
         for (int k = 0; k < 3 && st == RTN_OK; k++) st = build_dict(&c, k, od[k], &g[k], used[k]);
         for (int k = 0; k < 3; k++) free(used[k]);
-        for (size_t i = 0; st == RTN_OK && i < c.nrows; i++) {
-            ing_row *r = &c.rows[i];
-            if (r->item >= 0) r->item = g[0].local_map[r->item];
-            if (r->category >= 0) r->category = g[1].local_map[r->category];
-            if (r->store >= 0) r->store = g[2].local_map[r->store];
-        }
+        /* the rows' local codes become global codes while the shuffle packs them */
     }
     rtn_phase_end("dictionaries");
     if (st) goto out;
@@ -2259,7 +2509,7 @@ rtn_status rtn_ingest_run(MPI_Comm comm, const rtn_ingest_options *opt)
     /* shuffle to bucket owners, add the appended store's rows, sort, de-duplicate */
     uint32_t b0 = 0, b1 = 0;
     rtn_phase_begin("shuffle");
-    st = shuffle(&c, old ? old->off : NULL, &b0, &b1);
+    st = shuffle(&c, old ? old->off : NULL, g, &b0, &b1, &recv_cnt);
     rtn_phase_end("shuffle");
     if (st) goto out;
     uint64_t from_old = 0;
@@ -2274,9 +2524,14 @@ rtn_status rtn_ingest_run(MPI_Comm comm, const rtn_ingest_options *opt)
         MPI_Allreduce(MPI_IN_PLACE, &from_old, 1, MPI_UINT64_T, MPI_SUM, comm);
     }
     rtn_phase_begin("sort");
-    st = sort_rows(&c, b0, b1);
+    st = sort_rows(&c, b0, b1, recv_cnt);
     uint64_t dups[2] = {0, 0};
-    if (st == RTN_OK && !keep_dups) st = dedup(&c, &dups[0], &dups[1]);
+    stats.off = calloc((size_t)c.B + 1, sizeof *stats.off);
+    stats.tmin = INT64_MAX;
+    stats.tmax = INT64_MIN;
+    if (st == RTN_OK && !stats.off) st = rtn_fail(RTN_ERR_NOMEM, "out of memory (bucket offsets)");
+    if (st == RTN_OK && !keep_dups) st = dedup(&c, &dups[0], &dups[1], &stats);
+    else if (st == RTN_OK) row_stats(&c, &stats);
     st = rtn_agree(comm, st);
     rtn_phase_end("sort");
     if (st) goto out;
@@ -2336,7 +2591,7 @@ rtn_status rtn_ingest_run(MPI_Comm comm, const rtn_ingest_options *opt)
     }
     uint64_t n_rows = 0, n_cust = 0;
     rtn_phase_begin("write");
-    st = write_store(&c, b0, b1, g, prov_txt ? prov_txt : "{}", &n_rows, &n_cust);
+    st = write_store(&c, b0, b1, g, prov_txt ? prov_txt : "{}", &stats, &n_rows, &n_cust);
     rtn_phase_end("write");
     free(prov_txt);
     if (st == RTN_OK) {
@@ -2358,6 +2613,10 @@ out:
         if (c.files[i].map) munmap((void *)c.files[i].map, c.files[i].len);
     free(c.files);
     free(c.rows);
+    free(c.spare);
+    free(stats.off);
+    free(recv_cnt);
+    free(c.bucket_cnt);
     free(c.rej);
     st_free(&c.cust);
     for (int k = 0; k < 3; k++) st_free(&c.dict[k]);

@@ -102,6 +102,59 @@ static void test_csv(void)
     rtn_csv_record_free(&r);
 }
 
+/* The 16-byte fast path of rtn_csv_next against the byte loop on random text made of the
+ * bytes that matter (delimiters, quotes, CR, LF, non-ASCII, NUL) and plain letters, in
+ * buffers of every length up to 300 so that records end near and across the buffer end. */
+static void test_csv_fast_path(void)
+{
+    static const char alpha[] = "ab,,,\"\r\n\n;x\xc3\xa9\0";
+    static const rtn_csv_dialect ds[3] = {{',', '"', 0}, {';', 0, 0}, {'|', '\'', 0}};
+    char buf[300];
+    rtn_csv_record a = {0}, b = {0};
+    uint64_t seed = 12345;
+    size_t compared = 0, mismatches = 0;
+    for (int round = 0; round < 3000; round++) {
+        size_t len = (size_t)round % sizeof buf;
+        for (size_t i = 0; i < len; i++) {
+            seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+            unsigned v = (unsigned)(seed >> 33);
+            /* mostly letters and commas so that many records take the fast path */
+            buf[i] = (v & 3) ? "abcdefgh,,"[v % 10] : alpha[(v >> 2) % (sizeof alpha - 1)];
+        }
+        const rtn_csv_dialect *d = &ds[round % 3];
+        size_t pos = 0;
+        for (;;) {
+            rtn_csv_result r = rtn_csv_next(d, buf, len, pos, &a);
+            rtn_csv_result q = rtn_csv_next_scalar(d, buf, len, pos, &b);
+            compared++;
+            int same = r == q;
+            if (same && r != RTN_CSV_EOF)
+                same = a.start == b.start && a.end == b.end && a.raw_len == b.raw_len &&
+                       a.newlines == b.newlines;
+            if (same && r == RTN_CSV_RECORD) {
+                same = a.nfields == b.nfields && a.blank == b.blank;
+                /* a record marked ASCII has no byte >= 0x80 and no NUL */
+                for (size_t i = 0; same && a.ascii && i < a.raw_len; i++)
+                    same = (unsigned char)buf[a.start + i] >= 1 &&
+                           (unsigned char)buf[a.start + i] < 0x80;
+                for (size_t i = 0; same && i < a.nfields; i++)
+                    same = a.f[i].len == b.f[i].len &&
+                           memcmp(a.f[i].p, b.f[i].p, a.f[i].len) == 0;
+            }
+            if (!same) {
+                mismatches++;
+                break;
+            }
+            if (r == RTN_CSV_EOF) break;
+            pos = a.end;
+        }
+    }
+    CHECK(compared > 10000);
+    CHECK_EQ_INT(mismatches, 0);
+    rtn_csv_record_free(&a);
+    rtn_csv_record_free(&b);
+}
+
 static void test_utf8(void)
 {
     CHECK_EQ_INT(rtn_utf8_check("plain ascii text, long enough", 29), 0);
@@ -389,6 +442,7 @@ int main(void)
     char dir[] = "ingest-unit-XXXXXX";
     REQUIRE(mkdtemp(dir) != NULL);
     test_csv();
+    test_csv_fast_path();
     test_utf8();
     test_decimal();
     test_time();

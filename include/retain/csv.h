@@ -44,6 +44,8 @@ typedef struct {
     size_t raw_len;    /* bytes of the record without its line terminator */
     size_t newlines;   /* '\n' bytes in [start, end): physical lines the record spans */
     int blank;         /* an empty line (no fields) */
+    int ascii;         /* 1: the raw text is known to be ASCII without NUL bytes (so valid
+                          UTF-8); 0: not checked */
     /* private: unescape buffer for fields with doubled quotes */
     char *scratch;
     size_t scratch_cap;
@@ -58,6 +60,10 @@ typedef struct {
  * buffer between calls (free with rtn_csv_record_free). */
 rtn_csv_result rtn_csv_next(const rtn_csv_dialect *d, const char *buf, size_t len, size_t pos,
                             rtn_csv_record *rec);
+/* The same parser without the 16-byte fast path for plain records (same results; the
+ * tests and the fuzzer compare the two). */
+rtn_csv_result rtn_csv_next_scalar(const rtn_csv_dialect *d, const char *buf, size_t len,
+                                   size_t pos, rtn_csv_record *rec);
 void rtn_csv_record_free(rtn_csv_record *rec);
 
 /* Length of a UTF-8 byte order mark at the start of buf (0 or 3). */

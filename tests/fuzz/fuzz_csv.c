@@ -1,6 +1,7 @@
 /* libFuzzer harness for the CSV record parser (src/csv.c): parses the input to the end
  * in three dialects and checks the parser's contract on every record: progress, bounds,
- * line counting, fields inside the buffer or the scratch copy; also the UTF-8 validator
+ * line counting, fields inside the buffer or the scratch copy, the same records as the
+ * byte-loop parser without the vector fast path; also the UTF-8 validator
  * and the boundary search. Build: tests/fuzz/run_fuzz.sh or -DRETAIN_FUZZ=ON with clang. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,11 +11,31 @@
 
 static void fail(void) { abort(); }
 
-static void run(const rtn_csv_dialect *d, const char *buf, size_t len, rtn_csv_record *rec)
+/* The vector fast path must agree with the byte loop on every record. */
+static void same_as_scalar(const rtn_csv_dialect *d, const char *buf, size_t len, size_t pos,
+                           rtn_csv_result r, const rtn_csv_record *rec, rtn_csv_record *ref)
+{
+    rtn_csv_result q = rtn_csv_next_scalar(d, buf, len, pos, ref);
+    if (q != r) fail();
+    if (r == RTN_CSV_EOF || r == RTN_CSV_ERR_NOMEM) return;
+    if (ref->start != rec->start || ref->end != rec->end || ref->raw_len != rec->raw_len ||
+        ref->newlines != rec->newlines)
+        fail();
+    if (r != RTN_CSV_RECORD) return;
+    if (ref->nfields != rec->nfields || ref->blank != rec->blank) fail();
+    for (size_t i = 0; i < rec->nfields; i++)
+        if (ref->f[i].len != rec->f[i].len ||
+            memcmp(ref->f[i].p, rec->f[i].p, rec->f[i].len) != 0)
+            fail();
+}
+
+static void run(const rtn_csv_dialect *d, const char *buf, size_t len, rtn_csv_record *rec,
+                rtn_csv_record *ref)
 {
     size_t pos = rtn_csv_bom(buf, len), nrec = 0;
     for (;;) {
         rtn_csv_result r = rtn_csv_next(d, buf, len, pos, rec);
+        same_as_scalar(d, buf, len, pos, r, rec, ref);
         if (r == RTN_CSV_EOF) {
             if (pos < len) fail();
             break;
@@ -45,11 +66,13 @@ static void run(const rtn_csv_dialect *d, const char *buf, size_t len, rtn_csv_r
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *buf = (const char *)data;
-    rtn_csv_record rec;
+    static rtn_csv_record rec, ref;
     memset(&rec, 0, sizeof rec);
+    memset(&ref, 0, sizeof ref);
     static const rtn_csv_dialect ds[3] = {{',', '"', 0}, {';', 0, 0}, {0, 0, 1}};
-    for (int k = 0; k < 3; k++) run(&ds[k], buf, size, &rec);
+    for (int k = 0; k < 3; k++) run(&ds[k], buf, size, &rec, &ref);
     rtn_csv_record_free(&rec);
+    rtn_csv_record_free(&ref);
     if (size) {
         size_t from = data[0] % size;
         size_t s = rtn_csv_first_start(buf, from, size, data[size - 1] & 1, '"');
