@@ -84,7 +84,9 @@ rtn_status rtn_txn_block_reserve(rtn_txn_block *b, size_t cap, unsigned cols)
         if (!want) continue;
         int have = (b->cols & RTN_COL(c)) != 0;
         if (have && b->cap >= cap) continue;
-        size_t newcap = have && b->cap > cap ? b->cap : cap;
+        /* a column added to a block that is already bigger gets the block's capacity:
+         * every held column must hold b->cap rows (the invariant below) */
+        size_t newcap = b->cap > cap ? b->cap : cap;
         void *p = realloc(*slot, newcap * rtn_column_sizes[c]);
         if (!p)
             return rtn_fail(RTN_ERR_NOMEM, "out of memory: %zu rows of column %s", newcap,
@@ -834,8 +836,14 @@ rtn_status rtn_store_scan_view(rtn_store_scan *it, rtn_txn_block *blk, rtn_txn_b
             if (!(it->cols & RTN_COL(c))) continue;
             const unsigned char *p = mapped_rows(s, (rtn_column)c, it->view_row0, it->view_n);
             if (!p) continue;
-            uintptr_t a = (uintptr_t)p & ~(uintptr_t)(pg - 1);
-            uintptr_t e = (uintptr_t)p + it->view_n * rtn_column_sizes[c];
+            /* with a margin: a fault maps neighbouring cached pages too (fault-around,
+             * 64 KiB by default), and those count as resident as well */
+            const uintptr_t margin = 1u << 20, lo = (uintptr_t)s->map,
+                            hi = lo + s->map_len;
+            uintptr_t a = (uintptr_t)p, e = a + it->view_n * rtn_column_sizes[c];
+            a = a - lo > margin ? a - margin : lo;
+            e = hi - e > margin ? e + margin : hi;
+            a &= ~(uintptr_t)(pg - 1);
             madvise((void *)a, e - a, MADV_DONTNEED);
         }
         it->view_n = 0;

@@ -2,6 +2,7 @@
 # store round trip, inspect, command-line contract.
 rtn_add_unit_test(core.atomic test_atomic.c)
 rtn_add_unit_test(core.blas test_blas.c)
+rtn_add_unit_test(core.txn_block test_txn_block.c)
 rtn_add_test_exe(test_buckets test_buckets.c)
 rtn_add_mpi_test(core.buckets COMMAND $<TARGET_FILE:test_buckets>)
 rtn_add_test_exe(test_agree test_agree.c)
