@@ -61,7 +61,8 @@ static rtn_status scan_range(rtn_store *store, uint32_t b0, uint32_t b1, size_t 
     rtn_txn_block blk = {0};
     rtn_store_scan it;
     rtn_bucket_hasher *h;
-    RTN_TRY(rtn_bucket_hasher_new(&h));
+    RTN_TRY(rtn_bucket_hasher_new_for(&h, in->format_version));
+    const size_t dbytes = rtn_store_bucket_digest_bytes(in->format_version);
     rtn_store_scan_begin(&it, store, b0, b1, block_rows, RTN_COLS_ALL);
     const int32_t n_item = (int32_t)in->dict_item.n, n_cat = (int32_t)in->dict_category.n,
                   n_store = (int32_t)in->dict_store.n;
@@ -78,7 +79,7 @@ static rtn_status scan_range(rtn_store *store, uint32_t b0, uint32_t b1, size_t 
             uint64_t rb = in->bucket_offsets[b], re = in->bucket_offsets[b + 1];
             size_t n = (size_t)(re - rb);
             rtn_bucket_hasher_rows(h, &blk, i, i + n);
-            rtn_bucket_hasher_final(h, digests + (size_t)b * RTN_BUCKET_DIGEST_BYTES);
+            rtn_bucket_hasher_final(h, digests + (size_t)b * dbytes);
             for (size_t k = i; k < i + n; k++) {
                 uint64_t row = rb + (k - i);
                 uint64_t cu = blk.customer[k];
@@ -178,7 +179,9 @@ rtn_status rtn_cmd_inspect(MPI_Comm comm, int argc, char **argv)
         rtn_phase_begin("scan");
         uint32_t b0, b1;
         rtn_store_my_buckets(store, comm, &b0, &b1);
-        unsigned char *dig = rtn_calloc(in->nbuckets, RTN_BUCKET_DIGEST_BYTES, "bucket digests");
+        /* the digest size of the store's format version (1: SHA-256, 2: XXH3-128) */
+        const size_t dbytes = rtn_store_bucket_digest_bytes(in->format_version);
+        unsigned char *dig = rtn_calloc(in->nbuckets, dbytes, "bucket digests");
         st = dig ? RTN_OK : RTN_ERR_NOMEM;
         if (st == RTN_OK) st = scan_range(store, b0, b1, (size_t)block_rows, &s, &fp, dig);
         if (st == RTN_OK) st = rtn_inject_failure("inspect-scan", rank);
@@ -191,19 +194,26 @@ rtn_status rtn_cmd_inspect(MPI_Comm comm, int argc, char **argv)
             MPI_Allreduce(lsum, sums, 2, MPI_INT64_T, MPI_SUM, comm);
             MPI_Allreduce(&s.time_min, &tmin, 1, MPI_INT64_T, MPI_MIN, comm);
             MPI_Allreduce(&s.time_max, &tmax, 1, MPI_INT64_T, MPI_MAX, comm);
-            MPI_Allreduce(MPI_IN_PLACE, dig, (int)in->nbuckets * RTN_BUCKET_DIGEST_BYTES, MPI_UNSIGNED_CHAR, MPI_BOR,
+            MPI_Allreduce(MPI_IN_PLACE, dig, (int)(in->nbuckets * dbytes), MPI_UNSIGNED_CHAR, MPI_BOR,
                           comm);
             nprob = tot[2];
             /* compare with the stored digests */
-            unsigned char *stored = rtn_calloc(in->nbuckets, RTN_BUCKET_DIGEST_BYTES, "stored digests");
+            unsigned char *stored = rtn_calloc(in->nbuckets, dbytes, "stored digests");
             hid_t f;
             rtn_status dst = stored ? rtn_h5_open_read_local(path, &f) : RTN_ERR_NOMEM;
             if (dst == RTN_OK) {
                 hid_t d = rtn_h5_exists(f, "/index/bucket_digest")
                               ? H5Dopen2(f, "/index/bucket_digest", H5P_DEFAULT)
                               : H5I_INVALID_HID;
-                if (d < 0 || H5Dread(d, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT,
-                                     stored) < 0)
+                /* the shape first: a read of a bigger array would overrun the buffer */
+                hsize_t dims[2] = {0, 0};
+                hid_t sp = d >= 0 ? H5Dget_space(d) : H5I_INVALID_HID;
+                int shape_ok = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 2 &&
+                               H5Sget_simple_extent_dims(sp, dims, NULL) == 2 &&
+                               dims[0] == in->nbuckets && dims[1] == dbytes;
+                if (sp >= 0) H5Sclose(sp);
+                if (!shape_ok || H5Dread(d, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                                         stored) < 0)
                     digest_ok = 0;
                 if (d >= 0) H5Dclose(d);
                 H5Fclose(f);
@@ -212,13 +222,12 @@ rtn_status rtn_cmd_inspect(MPI_Comm comm, int argc, char **argv)
             }
             uint32_t bad_bucket = UINT32_MAX;
             for (uint32_t b = 0; digest_ok && b < in->nbuckets; b++)
-                if (memcmp(stored + (size_t)b * RTN_BUCKET_DIGEST_BYTES, dig + (size_t)b * RTN_BUCKET_DIGEST_BYTES,
-                           RTN_BUCKET_DIGEST_BYTES) != 0) {
+                if (memcmp(stored + (size_t)b * dbytes, dig + (size_t)b * dbytes, dbytes) != 0) {
                     digest_ok = 0;
                     bad_bucket = b;
                 }
             char hex[65];
-            rtn_store_content_digest(in->nbuckets, dig, &in->dict_item, &in->dict_category,
+            rtn_store_content_digest(in->nbuckets, dig, dbytes, &in->dict_item, &in->dict_category,
                                      &in->dict_store, hex);
             if (digest_ok && strcmp(hex, in->digest) != 0) digest_ok = 0;
             if (!digest_ok && nprob == 0) {

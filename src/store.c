@@ -148,25 +148,44 @@ void rtn_strdict_free(rtn_strdict *d)
 /* Per-bucket digests are XXH3-128 (xxHash): they detect damage and identify content at
  * memory speed; the SHA-256 content digest over them identifies the whole store. */
 struct rtn_bucket_hasher {
-    XXH3_state_t *state;
+    XXH3_state_t *state; /* format version 2 */
+    EVP_MD_CTX *sha;     /* format version 1 */
     unsigned char buf[4096 * 49];
 };
 
-rtn_status rtn_bucket_hasher_new(rtn_bucket_hasher **h)
+size_t rtn_store_bucket_digest_bytes(int format_version)
 {
+    return format_version == 1 ? 32 : format_version == 2 ? RTN_BUCKET_DIGEST_BYTES : 0;
+}
+
+rtn_status rtn_bucket_hasher_new_for(rtn_bucket_hasher **h, int format_version)
+{
+    if (!rtn_store_bucket_digest_bytes(format_version))
+        return rtn_fail(RTN_ERR_FORMAT, "no bucket digest for store format version %d",
+                        format_version);
     *h = rtn_calloc(1, sizeof **h, "bucket hasher");
     if (!*h) return RTN_ERR_NOMEM;
-    (*h)->state = XXH3_createState();
-    if (!(*h)->state) {
+    if (format_version == 1) (*h)->sha = EVP_MD_CTX_new();
+    else (*h)->state = XXH3_createState();
+    if (!(*h)->state && !(*h)->sha) {
         free(*h);
         *h = NULL;
-        return rtn_fail(RTN_ERR_NOMEM, "cannot create an XXH3 state");
+        return rtn_fail(RTN_ERR_NOMEM, "cannot create a bucket hash state");
     }
     rtn_bucket_hasher_reset(*h);
     return RTN_OK;
 }
 
-void rtn_bucket_hasher_reset(rtn_bucket_hasher *h) { XXH3_128bits_reset(h->state); }
+rtn_status rtn_bucket_hasher_new(rtn_bucket_hasher **h)
+{
+    return rtn_bucket_hasher_new_for(h, RTN_STORE_FORMAT_VERSION);
+}
+
+void rtn_bucket_hasher_reset(rtn_bucket_hasher *h)
+{
+    if (h->sha) EVP_DigestInit_ex(h->sha, EVP_sha256(), NULL);
+    else XXH3_128bits_reset(h->state);
+}
 
 static inline unsigned char *put_le(unsigned char *p, uint64_t v, int nbytes)
 {
@@ -192,23 +211,30 @@ void rtn_bucket_hasher_rows(rtn_bucket_hasher *h, const rtn_txn_block *b, size_t
             p = put_le(p, (uint64_t)(uint8_t)b->channel[k], 1);
             p = put_le(p, b->basket[k], 8);
         }
-        XXH3_128bits_update(h->state, h->buf, (size_t)(p - h->buf));
+        if (h->sha) EVP_DigestUpdate(h->sha, h->buf, (size_t)(p - h->buf));
+        else XXH3_128bits_update(h->state, h->buf, (size_t)(p - h->buf));
         i += n;
     }
 }
 
-void rtn_bucket_hasher_final(rtn_bucket_hasher *h, unsigned char out[RTN_BUCKET_DIGEST_BYTES])
+void rtn_bucket_hasher_final(rtn_bucket_hasher *h, unsigned char *out)
 {
-    XXH128_canonical_t c;
-    XXH128_canonicalFromHash(&c, XXH3_128bits_digest(h->state)); /* big-endian bytes */
-    memcpy(out, c.digest, RTN_BUCKET_DIGEST_BYTES);
+    if (h->sha) {
+        unsigned int len = 32;
+        EVP_DigestFinal_ex(h->sha, out, &len);
+    } else {
+        XXH128_canonical_t c;
+        XXH128_canonicalFromHash(&c, XXH3_128bits_digest(h->state)); /* big-endian bytes */
+        memcpy(out, c.digest, RTN_BUCKET_DIGEST_BYTES);
+    }
     rtn_bucket_hasher_reset(h);
 }
 
 void rtn_bucket_hasher_free(rtn_bucket_hasher *h)
 {
     if (!h) return;
-    XXH3_freeState(h->state);
+    if (h->state) XXH3_freeState(h->state);
+    if (h->sha) EVP_MD_CTX_free(h->sha);
     free(h);
 }
 
@@ -222,8 +248,9 @@ static void hash_dict(EVP_MD_CTX *ctx, const char *tag, const rtn_strdict *d)
 }
 
 void rtn_store_content_digest(uint32_t nbuckets, const unsigned char *bucket_digests,
-                              const rtn_strdict *item, const rtn_strdict *category,
-                              const rtn_strdict *store, char hex[65])
+                              size_t digest_bytes, const rtn_strdict *item,
+                              const rtn_strdict *category, const rtn_strdict *store,
+                              char hex[65])
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
@@ -232,7 +259,7 @@ void rtn_store_content_digest(uint32_t nbuckets, const unsigned char *bucket_dig
     unsigned char b8[8];
     put_le(b8, nbuckets, 8);
     EVP_DigestUpdate(ctx, b8, 8);
-    EVP_DigestUpdate(ctx, bucket_digests, (size_t)nbuckets * RTN_BUCKET_DIGEST_BYTES);
+    EVP_DigestUpdate(ctx, bucket_digests, (size_t)nbuckets * digest_bytes);
     hash_dict(ctx, "item", item);
     hash_dict(ctx, "category", category);
     hash_dict(ctx, "store", store);
@@ -442,7 +469,7 @@ rtn_status rtn_store_finish(rtn_store_writer *w, rtn_status st)
                 memcpy(w->digests + (size_t)b * RTN_BUCKET_DIGEST_BYTES, empty, RTN_BUCKET_DIGEST_BYTES);
             }
         }
-        rtn_store_content_digest(w->nbuckets, w->digests, w->meta.dict_item,
+        rtn_store_content_digest(w->nbuckets, w->digests, RTN_BUCKET_DIGEST_BYTES, w->meta.dict_item,
                                  w->meta.dict_category, w->meta.dict_store, hex);
     }
     st = rtn_agree(w->comm, st);

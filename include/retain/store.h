@@ -12,7 +12,8 @@
 #include "retain/status.h"
 
 #define RTN_STORE_FORMAT "retain-transaction-store"
-#define RTN_STORE_FORMAT_VERSION 1
+/* 2: per-bucket digests XXH3-128 (16 bytes); 1: SHA-256 (32 bytes), still readable */
+#define RTN_STORE_FORMAT_VERSION 2
 #define RTN_STORE_DEFAULT_BUCKETS 1024
 #define RTN_STORE_MAX_BUCKETS (1u << 20)
 
@@ -152,20 +153,30 @@ unsigned rtn_store_map(rtn_store *s, unsigned cols);
 rtn_status rtn_store_scan_view(rtn_store_scan *it, rtn_txn_block *blk, rtn_txn_block *view,
                                uint32_t *bb0, uint32_t *bb1);
 
-/* Per-bucket content digest helper (used by the writer and by `inspect`): XXH3-128 over
- * the bucket's rows serialized little-endian, row by row, in column order; the 16 bytes
- * are the canonical (big-endian) form of the 128-bit hash. */
+/* Per-bucket content digest helper (used by the writer and by `inspect`): a hash of the
+ * bucket's rows serialized little-endian, row by row, in column order. Format version 2
+ * (written now): XXH3-128, the 16 bytes in canonical (big-endian) form; version 1: SHA-256,
+ * 32 bytes. */
 #define RTN_BUCKET_DIGEST_BYTES 16
+#define RTN_BUCKET_DIGEST_BYTES_MAX 32
+/* Bytes of one bucket digest in a store of this format version (0: unknown version). */
+size_t rtn_store_bucket_digest_bytes(int format_version);
 typedef struct rtn_bucket_hasher rtn_bucket_hasher;
+/* The hasher of the current format version. */
 rtn_status rtn_bucket_hasher_new(rtn_bucket_hasher **h);
+/* The hasher of a given store format version (1 or 2), to verify older stores. */
+rtn_status rtn_bucket_hasher_new_for(rtn_bucket_hasher **h, int format_version);
 void rtn_bucket_hasher_reset(rtn_bucket_hasher *h);
 void rtn_bucket_hasher_rows(rtn_bucket_hasher *h, const rtn_txn_block *blk, size_t i0, size_t i1);
-void rtn_bucket_hasher_final(rtn_bucket_hasher *h, unsigned char out[RTN_BUCKET_DIGEST_BYTES]);
+/* Writes the hasher's digest size (rtn_store_bucket_digest_bytes) bytes to out. */
+void rtn_bucket_hasher_final(rtn_bucket_hasher *h, unsigned char *out);
 void rtn_bucket_hasher_free(rtn_bucket_hasher *h);
-/* Content digest from all bucket digests and the dictionaries (hex, 64 chars + NUL). */
+/* Content digest from all bucket digests (digest_bytes each) and the dictionaries (hex, 64
+ * chars + NUL). */
 void rtn_store_content_digest(uint32_t nbuckets, const unsigned char *bucket_digests,
-                              const rtn_strdict *item, const rtn_strdict *category,
-                              const rtn_strdict *store, char hex[65]);
+                              size_t digest_bytes, const rtn_strdict *item,
+                              const rtn_strdict *category, const rtn_strdict *store,
+                              char hex[65]);
 
 void rtn_strdict_free(rtn_strdict *d);
 
