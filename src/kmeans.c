@@ -257,6 +257,149 @@ nearest_avx512(const kpanel *P, const double *X, size_t m, int32_t *lab, double 
     }
 }
 
+/* k <= 8 (one panel), 8 rows at a time: the 8 rows' distance vectors are transposed (row r
+ * in lane r, one vector per centroid) so that the argmin is 8 vertical compare-and-blend
+ * steps in centroid order, strict "<" from +inf and label 0: the scalar kernel's rule, ties
+ * to the lowest index, instead of a horizontal minimum and a compare per row. Padding lanes
+ * (l >= k) are skipped: they are +inf or NaN and never win in the scalar kernel either. */
+__attribute__((target("avx512f,fma"))) static inline __m512i
+k8_group(const double *pan, __m512d cn, size_t d, int k, const double *x, __m512d *bestp)
+{
+    for (size_t q = 0; q < 8 * d; q += 8) /* see nearest_avx512 */
+        _mm_prefetch((const char *)(x + 16 * d + q), _MM_HINT_T0);
+    __m512d a0 = cn, a1 = cn, a2 = cn, a3 = cn, a4 = cn, a5 = cn, a6 = cn, a7 = cn;
+    for (size_t j = 0; j < d; j++) {
+        __m512d c = _mm512_loadu_pd(pan + j * 8);
+        a0 = _mm512_fmadd_pd(_mm512_set1_pd(x[j]), c, a0);
+        a1 = _mm512_fmadd_pd(_mm512_set1_pd(x[d + j]), c, a1);
+        a2 = _mm512_fmadd_pd(_mm512_set1_pd(x[2 * d + j]), c, a2);
+        a3 = _mm512_fmadd_pd(_mm512_set1_pd(x[3 * d + j]), c, a3);
+        a4 = _mm512_fmadd_pd(_mm512_set1_pd(x[4 * d + j]), c, a4);
+        a5 = _mm512_fmadd_pd(_mm512_set1_pd(x[5 * d + j]), c, a5);
+        a6 = _mm512_fmadd_pd(_mm512_set1_pd(x[6 * d + j]), c, a6);
+        a7 = _mm512_fmadd_pd(_mm512_set1_pd(x[7 * d + j]), c, a7);
+    }
+    /* 8 x 8 transpose: pairs of rows, then pairs of pairs, then 256-bit halves */
+    __m512d t0 = _mm512_unpacklo_pd(a0, a1), t1 = _mm512_unpackhi_pd(a0, a1);
+    __m512d t2 = _mm512_unpacklo_pd(a2, a3), t3 = _mm512_unpackhi_pd(a2, a3);
+    __m512d t4 = _mm512_unpacklo_pd(a4, a5), t5 = _mm512_unpackhi_pd(a4, a5);
+    __m512d t6 = _mm512_unpacklo_pd(a6, a7), t7 = _mm512_unpackhi_pd(a6, a7);
+    const __m512i lo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
+    const __m512i hi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
+    __m512d u0 = _mm512_permutex2var_pd(t0, lo, t2), u1 = _mm512_permutex2var_pd(t0, hi, t2);
+    __m512d u2 = _mm512_permutex2var_pd(t1, lo, t3), u3 = _mm512_permutex2var_pd(t1, hi, t3);
+    __m512d u4 = _mm512_permutex2var_pd(t4, lo, t6), u5 = _mm512_permutex2var_pd(t4, hi, t6);
+    __m512d u6 = _mm512_permutex2var_pd(t5, lo, t7), u7 = _mm512_permutex2var_pd(t5, hi, t7);
+    __m512d best = _mm512_set1_pd(INFINITY);
+    __m512i idx = _mm512_setzero_si512();
+    __mmask8 lt;
+#define K8_STEP(l, v)                                                                        \
+    do {                                                                                     \
+        __m512d col_ = (v);                                                                  \
+        lt = _mm512_cmp_pd_mask(col_, best, _CMP_LT_OQ);                                     \
+        best = _mm512_mask_mov_pd(best, lt, col_);                                           \
+        idx = _mm512_mask_mov_epi32(idx, (__mmask16)lt, _mm512_set1_epi32(l));               \
+    } while (0)
+    K8_STEP(0, _mm512_shuffle_f64x2(u0, u4, 0x44));
+    if (k > 1) K8_STEP(1, _mm512_shuffle_f64x2(u2, u6, 0x44));
+    if (k > 2) K8_STEP(2, _mm512_shuffle_f64x2(u1, u5, 0x44));
+    if (k > 3) K8_STEP(3, _mm512_shuffle_f64x2(u3, u7, 0x44));
+    if (k > 4) K8_STEP(4, _mm512_shuffle_f64x2(u0, u4, 0xEE));
+    if (k > 5) K8_STEP(5, _mm512_shuffle_f64x2(u2, u6, 0xEE));
+    if (k > 6) K8_STEP(6, _mm512_shuffle_f64x2(u1, u5, 0xEE));
+    if (k > 7) K8_STEP(7, _mm512_shuffle_f64x2(u3, u7, 0xEE));
+#undef K8_STEP
+    *bestp = best;
+    return idx; /* int32 lanes 0..7 */
+}
+
+/* One row against a single panel with the scalar kernel's argmin rule (group tails). */
+__attribute__((target("avx512f,fma"))) static inline int32_t
+k8_row(const double *pan, __m512d cn, size_t d, int k, const double *x, double *bestp)
+{
+    __m512d acc = cn;
+    for (size_t j = 0; j < d; j++)
+        acc = _mm512_fmadd_pd(_mm512_set1_pd(x[j]), _mm512_loadu_pd(pan + j * 8), acc);
+    double t[8], best = INFINITY;
+    int32_t bi = 0;
+    _mm512_storeu_pd(t, acc);
+    for (int l = 0; l < k; l++)
+        if (t[l] < best) {
+            best = t[l];
+            bi = l;
+        }
+    *bestp = best;
+    return bi;
+}
+
+/* The assignment pass for k <= 8 in one sweep over the rows: labels of 8 rows, then (sums
+ * != NULL) their sums and counts while the rows are in L1, in row order as accumulate()
+ * adds them, so the memory stream is not interrupted by a second loop per block. Returns
+ * the number of labels in L that changed. */
+__attribute__((target("avx512f,fma"))) static int64_t
+assign_k8_avx512(const kpanel *P, const double *X, size_t m, int32_t *L, double *sums,
+                 double *cnt)
+{
+    size_t d = P->d;
+    int k = P->k;
+    const double *pan = P->panel;
+    __m512d cn = _mm512_loadu_pd(P->cn);
+    size_t dv = d & ~(size_t)7;
+    __mmask8 tail = (__mmask8)((1u << (d - dv)) - 1u);
+    int64_t ch = 0;
+    size_t i = 0;
+    for (; i + 8 <= m; i += 8) {
+        const double *x = X + i * d;
+        __m512d best;
+        __m512i idx = k8_group(pan, cn, d, k, x, &best);
+        __m512i old = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(L + i)));
+        ch += __builtin_popcount((unsigned)_mm512_mask_cmpneq_epi32_mask(0xFF, idx, old));
+        _mm256_storeu_si256((__m256i *)(L + i), _mm512_castsi512_si256(idx));
+        if (sums)
+            for (int r = 0; r < 8; r++) {
+                double *s = sums + (size_t)L[i + r] * d;
+                const double *xr = x + (size_t)r * d;
+                size_t j = 0;
+                for (; j < dv; j += 8)
+                    _mm512_storeu_pd(s + j, _mm512_add_pd(_mm512_loadu_pd(s + j),
+                                                          _mm512_loadu_pd(xr + j)));
+                if (tail)
+                    _mm512_mask_storeu_pd(s + j, tail,
+                                          _mm512_add_pd(_mm512_maskz_loadu_pd(tail, s + j),
+                                                        _mm512_maskz_loadu_pd(tail, xr + j)));
+                cnt[L[i + r]] += 1;
+            }
+    }
+    for (; i < m; i++) {
+        const double *x = X + i * d;
+        double best;
+        int32_t bi = k8_row(pan, cn, d, k, x, &best);
+        ch += L[i] != bi;
+        L[i] = bi;
+        if (sums) {
+            double *s = sums + (size_t)bi * d;
+            for (size_t j = 0; j < d; j++) s[j] += x[j];
+            cnt[bi] += 1;
+        }
+    }
+    return ch;
+}
+
+__attribute__((target("avx512f,fma"))) static void
+nearest_k8_avx512(const kpanel *P, const double *X, size_t m, int32_t *lab, double *val)
+{
+    size_t d = P->d;
+    __m512d cn = _mm512_loadu_pd(P->cn);
+    size_t i = 0;
+    for (; i + 8 <= m; i += 8) {
+        __m512d best;
+        __m512i idx = k8_group(P->panel, cn, d, P->k, X + i * d, &best);
+        _mm512_storeu_pd(val + i, best);
+        _mm256_storeu_si256((__m256i *)(lab + i), _mm512_castsi512_si256(idx));
+    }
+    for (; i < m; i++) lab[i] = k8_row(P->panel, cn, d, P->k, X + i * d, val + i);
+}
+
 __attribute__((target("avx2,fma"))) static void
 nearest_avx2(const kpanel *P, const double *X, size_t m, int32_t *lab, double *val)
 {
@@ -423,7 +566,8 @@ static void nearest(kpanel *P, const double *X, size_t m, int32_t *lab, double *
         return;
     }
     detect_isa();
-    if (isa_level == 2) nearest_avx512(P, X, m, lab, val);
+    if (isa_level == 2 && P->ng == 1) nearest_k8_avx512(P, X, m, lab, val);
+    else if (isa_level == 2) nearest_avx512(P, X, m, lab, val);
     else if (isa_level == 1) nearest_avx2(P, X, m, lab, val);
     else nearest_scalar(P, X, m, lab, val);
 }
@@ -935,6 +1079,8 @@ static rtn_status assign_pass(const rtn_bucketed_rows *R, kpanel *P, int32_t *la
     int k = P->k;
     size_t m = (size_t)k * d + (size_t)k;
     int64_t ch = 0;
+    detect_isa();
+    int fused = isa_level == 2 && !P->blas && P->ng == 1;
     for (uint32_t b = R->b0; b < R->b1; b++) {
         uint64_t e = R->boff[b - R->b0 + 1];
         if (red) memset(part, 0, m * sizeof(double));
@@ -942,6 +1088,10 @@ static rtn_status assign_pass(const rtn_bucketed_rows *R, kpanel *P, int32_t *la
         for (uint64_t i0 = R->boff[b - R->b0]; i0 < e; i0 += KBLOCK) {
             size_t mb = e - i0 < KBLOCK ? (size_t)(e - i0) : KBLOCK;
             const double *X = R->X + i0 * d;
+            if (fused) {
+                ch += assign_k8_avx512(P, X, mb, labels + i0, red ? part : NULL, red ? cnt : NULL);
+                continue;
+            }
             nearest(P, X, mb, lab, val);
             int32_t *L = labels + i0;
             for (size_t t = 0; t < mb; t++) {

@@ -7,13 +7,15 @@ W=${RETAIN_TEST_TMP:-$PWD}/kmeans_isa
 rm -rf "$W"; mkdir -p "$W"; cd "$W"
 TOOL=$1
 fail=0
-for shape in "5003 9 6" "4096 7 8" "2001 9 12" "3001 24 6" "777 16 3"; do
-  read -r n d k <<<"$shape"
-  base=$W/n$n-d$d-k$k
+# "dup": two equal initial centroids, so every row's first assignment is an exact tie
+for shape in "5003 9 6" "4096 7 8" "2001 9 12" "3001 24 6" "777 16 3" "1003 9 6 dup"; do
+  read -r n d k dup <<<"$shape"
+  base=$W/n$n-d$d-k$k$dup
   mkdir -p "$base"
-  "$RETAIN_PYTHON" - "$base" "$n" "$d" "$k" <<'PY'
+  "$RETAIN_PYTHON" - "$base" "$n" "$d" "$k" "$dup" <<'PY'
 import sys, numpy as np
 out, n, d, k = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+dup = sys.argv[5] == "dup"
 rng = np.random.default_rng(n * 31 + d * 7 + k)
 C = rng.normal(0, 3, (k, d))
 X = C[rng.integers(0, k, n)] + rng.normal(0, 1, (n, d))
@@ -21,7 +23,10 @@ X[5] = X[6]  # exact duplicates and ties
 with open(f"{out}/X.bin", "wb") as f:
     np.array([n, d], dtype=np.int64).tofile(f)
     X.astype(np.float64).tofile(f)
-X[rng.choice(n, k, replace=False)].tofile(f"{out}/init.bin")
+I = X[rng.choice(n, k, replace=False)]
+if dup:
+    I[k - 1] = I[1]
+I.tofile(f"{out}/init.bin")
 PY
   for isa in 0 1 2; do
     mkdir -p "$base/isa$isa"
