@@ -3,6 +3,7 @@
 #   slurm_setup NAME PORT [slurm-local.sh start options]  work dir $W (cwd), cluster up, SLURM_CONF exported
 #   slurm_submit ARGS...       sbatch --parsable ARGS (job id on stdout)
 #   slurm_field JOBID KEY      a field of `scontrol show job` (JobState, Restarts, ExitCode)
+#   slurm_state_final STATE    true for a state the job does not leave (COMPLETED, FAILED, ...)
 #   slurm_wait_done JOBID SECS waits until the job has ended; prints its final state
 # Exit 77 (CTest skip) only when Slurm or munge is not installed or we are not root.
 set -u
@@ -57,16 +58,23 @@ slurm_field() {
     scontrol show job "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p" | head -n1
 }
 
+# True for the states a job does not leave. Everything else (PENDING, CONFIGURING, RUNNING,
+# COMPLETING, REQUEUED, or an empty answer while slurmctld is busy) is still on its way.
+slurm_state_final() {
+    case $1 in
+    COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE | PREEMPTED) return 0 ;;
+    esac
+    return 1
+}
+
 slurm_wait_done() {
     local id=$1 limit=$2 st t
     for ((t = 0; t < limit * 4; t++)); do
         st=$(slurm_field "$id" JobState)
-        case $st in
-        COMPLETED | FAILED | CANCELLED | TIMEOUT | NODE_FAIL | OUT_OF_MEMORY | BOOT_FAIL | DEADLINE | PREEMPTED)
+        if slurm_state_final "$st"; then
             echo "$st"
             return 0
-            ;;
-        esac
+        fi
         sleep 0.25
     done
     echo "TIMEOUT_WAITING(${st:-gone})"

@@ -44,7 +44,7 @@ t0=$(date +%s)
 for ((t = 0; t < 2400; t++)); do
     [[ -e out-slurm/.retain/data.json ]] && break
     st=$(slurm_field "$id" JobState)
-    [[ $st == PENDING || $st == RUNNING ]] || fatal "job left the queue ($st) before the data stage ended: $(cat slurm.out)"
+    slurm_state_final "$st" && fatal "job left the queue ($st) before the data stage ended: $(cat slurm.out)"
     sleep 0.1
 done
 [[ -e out-slurm/.retain/data.json ]] || fatal "data stage did not finish within 240 s: $(cat slurm.out)"

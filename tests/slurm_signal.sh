@@ -33,7 +33,7 @@ EOF_JOB
 id=$(slurm_submit -n 2 -D "$W" -o slurm.out "$SBATCH_SCRIPT" job.ini) || fatal "sbatch"
 for ((t = 0; t < 2400; t++)); do
     grep -q "train: segments fit" slurm.out 2>/dev/null && break
-    [[ $(slurm_field "$id" JobState) == RUNNING || $(slurm_field "$id" JobState) == PENDING ]] || break
+    slurm_state_final "$(slurm_field "$id" JobState)" && break
     sleep 0.1
 done
 grep -q "train: segments fit" slurm.out || fatal "training iterations never showed in the log: $(cat slurm.out)"
