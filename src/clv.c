@@ -8,11 +8,36 @@
 #include <gsl/gsl_sf_hyperg.h>
 #include <gsl/gsl_sf_psi.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "retain/buckets.h"
 #include "retain/log.h"
+
+/* GSL reports errors through one process-wide handler (abort by default), yet its
+ * hypergeometric function may decline an argument we then sum ourselves, and the optimizer
+ * may step where a special function overflows. The handler is therefore off while any
+ * thread is inside these calls: the first thread in switches it off, the last one out puts
+ * back the handler it found. libretain scores one bundle from several threads at once, so a
+ * per-call save/restore would race (a thread could "restore" another's "off" for good). */
+static pthread_mutex_t gsl_quiet_lock = PTHREAD_MUTEX_INITIALIZER;
+static long gsl_quiet_depth;
+static gsl_error_handler_t *gsl_outer_handler;
+
+static void gsl_quiet_enter(void)
+{
+    pthread_mutex_lock(&gsl_quiet_lock);
+    if (gsl_quiet_depth++ == 0) gsl_outer_handler = gsl_set_error_handler_off();
+    pthread_mutex_unlock(&gsl_quiet_lock);
+}
+
+static void gsl_quiet_leave(void)
+{
+    pthread_mutex_lock(&gsl_quiet_lock);
+    if (--gsl_quiet_depth == 0) gsl_set_error_handler(gsl_outer_handler);
+    pthread_mutex_unlock(&gsl_quiet_lock);
+}
 
 enum { MODEL_BG = 0, MODEL_GG = 1 };
 #define KMAX 4
@@ -448,7 +473,7 @@ static rtn_status run_fit(fit_ctx *c, const double *th0, int max_iter, double gt
         if (s) gsl_multimin_fdfminimizer_free(s);
         return st;
     }
-    gsl_error_handler_t *old = gsl_set_error_handler_off();
+    gsl_quiet_enter();
     for (int j = 0; j < k; j++) gsl_vector_set(x0, (size_t)j, th0[j]);
     int gs = gsl_multimin_fdfminimizer_set(s, &fdf, x0, 0.1, 0.1);
     int iter = 0;
@@ -462,7 +487,7 @@ static rtn_status run_fit(fit_ctx *c, const double *th0, int max_iter, double gt
         }
     }
     vec_to_arr(s->x, th, k);
-    gsl_set_error_handler(old);
+    gsl_quiet_leave();
     gsl_multimin_fdfminimizer_free(s);
     gsl_vector_free(x0);
     if (c->st) return c->st;
@@ -755,9 +780,7 @@ static double hyp2f1_series(double A, double B, double C, double z)
 static double hyp2f1(double A, double B, double C, double z)
 {
     gsl_sf_result r;
-    gsl_error_handler_t *old = gsl_set_error_handler_off();
-    int s = gsl_sf_hyperg_2F1_e(A, B, C, z, &r);
-    gsl_set_error_handler(old);
+    int s = gsl_sf_hyperg_2F1_e(A, B, C, z, &r); /* callers hold gsl_quiet_enter() */
     if (s == GSL_SUCCESS && isfinite(r.val) && r.err <= 1e-9 * fmax(1.0, fabs(r.val)))
         return r.val;
     return hyp2f1_series(A, B, C, z);
@@ -809,13 +832,19 @@ double rtn_bgnbd_expected_purchases(const rtn_bgnbd_params *p, double t, double 
 {
     double pa = rtn_bgnbd_p_alive(p, x, t_x, T);
     if (!isfinite(pa) || !(t >= 0)) return NAN;
-    return bg_numer(p->r, p->alpha, p->a, p->b, t, x, T) * pa;
+    gsl_quiet_enter();
+    double n = bg_numer(p->r, p->alpha, p->a, p->b, t, x, T);
+    gsl_quiet_leave();
+    return n * pa;
 }
 
 double rtn_bgnbd_expected_purchases_uncond(const rtn_bgnbd_params *p, double t)
 {
     if (!valid_bg(p) || !(t >= 0)) return NAN;
-    return bg_numer(p->r, p->alpha, p->a, p->b, t, 0.0, 0.0);
+    gsl_quiet_enter();
+    double n = bg_numer(p->r, p->alpha, p->a, p->b, t, 0.0, 0.0);
+    gsl_quiet_leave();
+    return n;
 }
 
 double rtn_gg_expected_spend(const rtn_gg_params *p, double x, double mx)
@@ -842,12 +871,14 @@ double rtn_clv_value(const rtn_bgnbd_params *bg, const rtn_gg_params *gg,
     double pa = rtn_bgnbd_p_alive(bg, x, t_x, T);
     if (!isfinite(em) || !isfinite(pa)) return NAN;
     double prev = 0, sum = 0, disc = 1;
+    gsl_quiet_enter();
     for (int m = 1; m <= o.horizon_months; m++) {
         double cur = bg_numer(bg->r, bg->alpha, bg->a, bg->b, m * o.periods_per_month, x, T) * pa;
         disc /= 1.0 + o.monthly_discount;
         sum += (cur - prev) * disc;
         prev = cur;
     }
+    gsl_quiet_leave();
     return o.margin * em * sum;
 }
 

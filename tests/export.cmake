@@ -32,9 +32,11 @@ set_tests_properties(export.libretain PROPERTIES FIXTURES_REQUIRED export ENVIRO
 # libretain scored from several threads at once (docs/embedding.md, "Threads")
 find_package(Threads REQUIRED)
 add_executable(export_libretain_threads export_libretain_threads.c)
-target_link_libraries(export_libretain_threads PRIVATE libretain Threads::Threads)
+target_include_directories(export_libretain_threads PRIVATE ${GSL_INCLUDE_DIRS})
+target_link_libraries(export_libretain_threads PRIVATE libretain Threads::Threads ${GSL_LIBRARY} ${BLAS_LIBRARIES})
 add_test(NAME export.libretain_threads
          COMMAND export_libretain_threads ${RETAIN_TEST_TMP}/export/m.h5
-                 ${RETAIN_TEST_TMP}/export/features.f64 ${RETAIN_TEST_TMP}/export/features.shape)
+                 ${RETAIN_TEST_TMP}/export/features.f64 ${RETAIN_TEST_TMP}/export/features.shape
+                 ${RETAIN_TEST_TMP}/export/clv.f64)
 set_tests_properties(export.libretain_threads PROPERTIES FIXTURES_REQUIRED export
                      ENVIRONMENT "${RETAIN_EXPORT_LEAK_ENV}" TIMEOUT 300 LABELS unit PROCESSORS 2)

@@ -30,6 +30,8 @@ F = h5py.File("f.h5", "r")
 X = F["customers/X"][()]
 X.astype("<f8").tofile("features.f64")
 np.array(X.shape, dtype="<i8").tofile("features.shape")
+np.stack([F["customers/" + k][()] for k in ("clv_x", "clv_t_x", "clv_T", "clv_mean_repeat_spend")],
+         axis=1).astype("<f8").tofile("clv.f64")
 def seg_ids(bundle, seg):
     ids = h5py.File(bundle, "r")["segments/id"][()].astype("<i8")
     return ids[seg]

@@ -12,7 +12,8 @@
  * functions never print or exit; errors come back as a status (the numbers of retain's
  * exit codes: 3 i/o, 4 file format, 5 data, 7 memory) and a message in the caller's
  * buffer (err may be NULL). Opening a bundle is not thread-safe (HDF5); one open bundle is
- * read-only and may be scored from several threads at once when clv is NULL. */
+ * read-only and may be scored from several threads at once, with or without clv (GSL's
+ * process-wide error handler is off while a thread is in the CLV calls; docs/embedding.md). */
 #ifndef RETAIN_RETAIN_H
 #define RETAIN_RETAIN_H
 
