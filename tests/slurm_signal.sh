@@ -24,9 +24,10 @@ buckets = 16
 cutoff = 2023-10-01
 horizon = 60
 [train]
-; a k scan with restarts: several seconds of Lloyd iterations on 2 tasks
+; a k scan with many restarts: seconds of Lloyd iterations on 2 tasks even in a fast
+; build, so the signal always lands during training
 k = 2:5
-n-init = 3
+n-init = 12
 tol = 1e-12
 EOF_JOB
 
