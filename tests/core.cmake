@@ -17,3 +17,7 @@ rtn_add_script_test(docs.cli COMMAND bash ${CMAKE_SOURCE_DIR}/scripts/gen-cli-do
 rtn_add_test_exe(store_map_release store_map_release.c)
 rtn_add_mpi_test(core.store_map_release RANKS 1 TIMEOUT 120
                  COMMAND $<TARGET_FILE:store_map_release> ${RETAIN_TEST_TMP}/store_map_release.h5)
+# The run summary's I/O counters start at start-up: I/O the launching shell's children did
+# before `exec retain` is not counted.
+rtn_add_script_test(core.summary_io TIMEOUT 120 COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/core_summary_io.sh)
+set_tests_properties(core.summary_io PROPERTIES ENVIRONMENT "${RETAIN_TEST_ENV};RETAIN_TEST_TMP=${RETAIN_TEST_TMP}")
