@@ -775,9 +775,29 @@ rtn_status rtn_global_select_u64(MPI_Comm comm, const uint64_t *keys, size_t n, 
         return st;
     }
     memcpy(rem, pos, (size_t)npos * sizeof *rem);
-    /* Eight rounds of 8-bit digits, most significant first: each round narrows every
+    /* The bytes every key shares (those above the highest bit where the global minimum and
+     * maximum differ) are known without counting: RFM keys are small numbers behind a sign
+     * flip, so this usually saves five to seven of the eight passes. */
+    uint64_t kmin = UINT64_MAX, kmax = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t k = keys[i * stride];
+        if (k < kmin) kmin = k;
+        if (k > kmax) kmax = k;
+    }
+    uint64_t range[2] = {kmin, ~kmax}; /* ~max, so that one MIN reduction gives both */
+    if (MPI_Allreduce(MPI_IN_PLACE, range, 2, MPI_UINT64_T, MPI_MIN, comm) != MPI_SUCCESS)
+        st = rtn_fail(RTN_ERR_MPI, "allreduce of the quantile key range failed");
+    kmin = range[0];
+    kmax = ~range[1];
+    int top = 56;
+    if (st == RTN_OK && kmin <= kmax) { /* kmin > kmax: no keys anywhere */
+        uint64_t diff = kmin ^ kmax;
+        while (top > 0 && (diff >> top) == 0) top -= 8;
+        for (int j = 0; j < npos; j++) prefix[j] = top == 56 ? 0 : kmin >> (top + 8) << (top + 8);
+    }
+    /* Rounds of 8-bit digits, most significant unknown first: each round narrows every
      * target to the keys sharing its known high bits (exact integer counts). */
-    for (int shift = 56; shift >= 0 && st == RTN_OK; shift -= 8) {
+    for (int shift = top; shift >= 0 && st == RTN_OK; shift -= 8) {
         memset(hist, 0, (size_t)npos * 256 * sizeof *hist);
         for (size_t i = 0; i < n; i++) {
             uint64_t k = keys[i * stride];

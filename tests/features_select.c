@@ -43,6 +43,24 @@ int main(int argc, char **argv)
     CHECK(rtn_global_select_u64(MPI_COMM_WORLD, all + lo, hi - lo, 1, pos, 6, got) == RTN_OK);
     for (int j = 0; j < 6; j++) CHECK(got[j] == sorted[pos[j]]);
 
+    /* keys sharing their high bytes (the passes over them are skipped), and all equal */
+    for (int shape = 0; shape < 2; shape++) {
+        uint64_t *nar = malloc(N * sizeof *nar), *nsorted = malloc(N * sizeof *nsorted);
+        REQUIRE(nar && nsorted);
+        for (size_t i = 0; i < N; i++)
+            nar[i] = shape == 0 ? 0x1234567800000000ULL + (all[i] & 0x3FFFF) : 0xABCDEF0123456789ULL;
+        memcpy(nsorted, nar, N * sizeof *nar);
+        qsort(nsorted, N, sizeof *nsorted, cmp_u64);
+        CHECK(rtn_global_select_u64(MPI_COMM_WORLD, nar + lo, hi - lo, 1, pos, 6, got) == RTN_OK);
+        for (int j = 0; j < 6; j++) CHECK(got[j] == nsorted[pos[j]]);
+        free(nar);
+        free(nsorted);
+    }
+    /* one rank holding every key, the others none */
+    CHECK(rtn_global_select_u64(MPI_COMM_WORLD, all, rank == size - 1 ? N : 0, 1, pos, 6, got) ==
+          RTN_OK);
+    for (int j = 0; j < 6; j++) CHECK(got[j] == sorted[pos[j]]);
+
     /* RFM thresholds on int64 keys (negative values too): position ceil(kN/5) - 1. */
     rtn_features_rows rows = {0};
     rows.n = hi - lo;
