@@ -718,6 +718,32 @@ static rtn_status fit_model(MPI_Comm comm, const rtn_clv_data *d, int model, con
     return st;
 }
 
+/* Logs a finished fit (debug level) and returns the error for one that did not converge,
+ * naming the final point; why is appended to the message. */
+static rtn_status fit_outcome(int model, const fit_out *fo, long nevals, double gtol,
+                              const char *why)
+{
+    static const char *const names[3][KMAX] = {
+        [MODEL_BG] = {"r", "alpha", "a", "b"},
+        [MODEL_GG] = {"p", "q", "gamma"},
+        [MODEL_NBD] = {"r", "alpha"},
+    };
+    char p6[192] = "", p4[192] = "";
+    size_t l6 = 0, l4 = 0;
+    for (int j = 0; j < model_nparams(model); j++) {
+        const char *sep = j ? " " : "";
+        l6 += (size_t)snprintf(p6 + l6, sizeof p6 - l6, "%s%s=%.6g", sep, names[model][j], fo->P[j]);
+        l4 += (size_t)snprintf(p4 + l4, sizeof p4 - l4, "%s%s=%.4g", sep, names[model][j], fo->P[j]);
+    }
+    rtn_debug("%s: %s LL=%.6f after %d iterations (%ld evals)", model_name(model), p6, fo->ll,
+              fo->iterations, nevals);
+    if (fo->converged) return RTN_OK;
+    return rtn_fail(RTN_ERR_NUMERIC,
+                    "%s: no convergence after %d iterations (|gradient| = %.3g > %.3g) at %s "
+                    "(LL %.6f)%s",
+                    model_name(model), fo->iterations, fo->gnorm, gtol, p4, fo->ll, why);
+}
+
 /* Copies the optimizer's output into a public result struct, which for every model has
  * these fields (params and se: k doubles; cov: k x k). */
 #define FILL_RESULT(out, fo, k)                                                            \
@@ -750,25 +776,17 @@ rtn_status rtn_bgnbd_fit(MPI_Comm comm, const rtn_clv_data *d, const rtn_bgnbd_o
     out->n_repeaters = (uint64_t)stats[S_NREP];
     if (st) return st;
     FILL_RESULT(out, fo, 4);
-    rtn_debug("BG/NBD: r=%.6g alpha=%.6g a=%.6g b=%.6g LL=%.6f after %d iterations (%ld evals)",
-              fo.P[0], fo.P[1], fo.P[2], fo.P[3], fo.ll, fo.iterations, nevals);
     /* A mean dropout probability a/(a+b) running to 0 is the known boundary case: the
      * likelihood keeps rising towards the NBD model without dropout (docs/clv.md, Online
      * Retail at cutoff 2011-09-01), so no interior maximum exists to converge to. */
     double mean_dropout = fo.P[2] / (fo.P[2] + fo.P[3]);
     out->at_boundary = !fo.converged && mean_dropout < 1e-3;
-    if (!fo.converged)
-        return rtn_fail(RTN_ERR_NUMERIC,
-                        "BG/NBD: no convergence after %d iterations (|gradient| = %.3g > %.3g) "
-                        "at r=%.4g alpha=%.4g a=%.4g b=%.4g (LL %.6f)%s",
-                        fo.iterations, fo.gnorm, fs.gtol, fo.P[0], fo.P[1], fo.P[2], fo.P[3],
-                        fo.ll,
-                        out->at_boundary
-                            ? "; the mean dropout probability a/(a+b) is heading to 0: the data "
-                              "show no sign of dropout and the likelihood is highest on the "
-                              "boundary (the NBD model without dropout)"
-                            : "; very large a and b mean the data show no sign of dropout");
-    return RTN_OK;
+    return fit_outcome(MODEL_BG, &fo, nevals, fs.gtol,
+                       out->at_boundary
+                           ? "; the mean dropout probability a/(a+b) is heading to 0: the data "
+                             "show no sign of dropout and the likelihood is highest on the "
+                             "boundary (the NBD model without dropout)"
+                           : "; very large a and b mean the data show no sign of dropout");
 }
 
 rtn_status rtn_nbd_fit(MPI_Comm comm, const rtn_clv_data *d, const rtn_nbd_options *opt,
@@ -787,14 +805,7 @@ rtn_status rtn_nbd_fit(MPI_Comm comm, const rtn_clv_data *d, const rtn_nbd_optio
     out->n_repeaters = (uint64_t)stats[S_NREP];
     if (st) return st;
     FILL_RESULT(out, fo, 2);
-    rtn_debug("NBD: r=%.6g alpha=%.6g LL=%.6f after %d iterations (%ld evals)", fo.P[0],
-              fo.P[1], fo.ll, fo.iterations, nevals);
-    if (!fo.converged)
-        return rtn_fail(RTN_ERR_NUMERIC,
-                        "NBD: no convergence after %d iterations (|gradient| = %.3g > %.3g) at "
-                        "r=%.4g alpha=%.4g (LL %.6f)",
-                        fo.iterations, fo.gnorm, fs.gtol, fo.P[0], fo.P[1], fo.ll);
-    return RTN_OK;
+    return fit_outcome(MODEL_NBD, &fo, nevals, fs.gtol, "");
 }
 
 rtn_status rtn_purchase_fit(MPI_Comm comm, const rtn_clv_data *d, const rtn_bgnbd_options *opt,
@@ -838,14 +849,7 @@ rtn_status rtn_gg_fit(MPI_Comm comm, const rtn_clv_data *d, const rtn_gg_options
     out->n_excluded = (uint64_t)stats[S_NEXCL];
     if (st) return st;
     FILL_RESULT(out, fo, 3);
-    rtn_debug("Gamma-Gamma: p=%.6g q=%.6g gamma=%.6g LL=%.6f after %d iterations (%ld evals)",
-              fo.P[0], fo.P[1], fo.P[2], fo.ll, fo.iterations, nevals);
-    if (!fo.converged)
-        return rtn_fail(RTN_ERR_NUMERIC,
-                        "Gamma-Gamma: no convergence after %d iterations (|gradient| = %.3g > "
-                        "%.3g) at p=%.4g q=%.4g gamma=%.4g",
-                        fo.iterations, fo.gnorm, fs.gtol, fo.P[0], fo.P[1], fo.P[2]);
-    return RTN_OK;
+    return fit_outcome(MODEL_GG, &fo, nevals, fs.gtol, "");
 }
 
 static rtn_status loglik_at(MPI_Comm comm, const rtn_clv_data *d, int model, const double *P,
