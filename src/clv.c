@@ -9,6 +9,7 @@
 #include <gsl/gsl_sf_psi.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,13 +40,14 @@ static void gsl_quiet_leave(void)
     pthread_mutex_unlock(&gsl_quiet_lock);
 }
 
-enum { MODEL_BG = 0, MODEL_GG = 1 };
+enum { MODEL_BG = 0, MODEL_GG = 1, MODEL_NBD = 2 };
 #define KMAX 4
 /* Per-x terms are tabulated up to this many distinct repeat counts; larger counts are
  * computed directly by the same function, so the bits never depend on the table size. */
 #define XTAB_MAX 4096
 #define BG_W 6 /* lg, dr, da, db, log(b+x-1), 1/(b+x-1) */
 #define GG_W 4 /* lgq, dp, dq, log(x) */
+#define NBD_W 2 /* lg, dr */
 
 /* ---------------------------------------------------------------------------------
  * Per-customer terms
@@ -170,6 +172,41 @@ static double gg_one(const gg_consts *c, const double *xt, double x, double m, d
     return ll;
 }
 
+/* The NBD model: the BG/NBD terms without A2 and A4 (no dropout). */
+typedef struct {
+    double r, alpha, lgr, psir, lnalpha;
+} nbd_consts;
+
+static void nbd_consts_init(nbd_consts *c, const double *P)
+{
+    c->r = P[0];
+    c->alpha = P[1];
+    c->lgr = gsl_sf_lngamma(c->r);
+    c->psir = gsl_sf_psi(c->r);
+    c->lnalpha = log(c->alpha);
+}
+
+static void nbd_xterms(const nbd_consts *c, double x, double *o)
+{
+    if (x == 0) {
+        o[0] = o[1] = 0.0;
+        return;
+    }
+    o[0] = gsl_sf_lngamma(c->r + x) - c->lgr;
+    o[1] = gsl_sf_psi(c->r + x) - c->psir;
+}
+
+/* lnGamma(r+x) - lnGamma(r) + r log(alpha) - (r+x) log(alpha+T); t_x does not enter. */
+static double nbd_one(const nbd_consts *c, const double *xt, double x, double T, double *g)
+{
+    double rx = c->r + x, aT = c->alpha + T, lat = log(aT);
+    if (g) {
+        g[0] += xt[1] + c->lnalpha - lat;
+        g[1] += c->r / c->alpha - rx / aT;
+    }
+    return xt[0] + c->r * c->lnalpha - rx * lat;
+}
+
 /* ---------------------------------------------------------------------------------
  * Data validation and summary statistics (one deterministic pass)
  * ------------------------------------------------------------------------------- */
@@ -280,39 +317,63 @@ typedef struct {
     double last_th[KMAX], last_f, last_g[KMAX], last_ll;
 } fit_ctx;
 
+/* The per-evaluation constants of whichever model is being fitted. */
+typedef struct {
+    bg_consts bg;
+    gg_consts gg;
+    nbd_consts nbd;
+} model_consts;
+
+static int model_width(int model)
+{
+    return model == MODEL_BG ? BG_W : model == MODEL_NBD ? NBD_W : GG_W;
+}
+
+static int model_nparams(int model)
+{
+    return model == MODEL_BG ? 4 : model == MODEL_NBD ? 2 : 3;
+}
+
+static void model_consts_init(int model, model_consts *mc, const double *P)
+{
+    memset(mc, 0, sizeof *mc);
+    if (model == MODEL_BG) bg_consts_init(&mc->bg, P);
+    else if (model == MODEL_NBD) nbd_consts_init(&mc->nbd, P);
+    else gg_consts_init(&mc->gg, P);
+}
+
+static void model_xterms(int model, const model_consts *mc, double x, double *o)
+{
+    if (model == MODEL_BG) bg_xterms(&mc->bg, x, o);
+    else if (model == MODEL_NBD) nbd_xterms(&mc->nbd, x, o);
+    else gg_xterms(&mc->gg, x, o);
+}
+
 /* Collective: total LL and its gradient with respect to the natural parameters. */
 static rtn_status eval_sums(fit_ctx *c, const double *P, double *ll, double *grad)
 {
     const rtn_clv_data *d = c->d;
     int k = c->k;
     double part[KMAX + 1], out[KMAX + 1], xt[BG_W];
-    bg_consts bc = {0};
-    gg_consts gc = {0};
-    int w = c->model == MODEL_BG ? BG_W : GG_W;
-    if (c->model == MODEL_BG) bg_consts_init(&bc, P);
-    else gg_consts_init(&gc, P);
-    for (size_t x = 0; x < c->xcap; x++) {
-        if (c->model == MODEL_BG) bg_xterms(&bc, (double)x, c->tab + x * w);
-        else gg_xterms(&gc, (double)x, c->tab + x * w);
-    }
+    model_consts mc;
+    int w = model_width(c->model);
+    model_consts_init(c->model, &mc, P);
+    for (size_t x = 0; x < c->xcap; x++) model_xterms(c->model, &mc, (double)x, c->tab + x * w);
     rtn_status st = RTN_OK;
     for (uint32_t b = d->b0; b < d->b1 && st == RTN_OK; b++) {
         memset(part, 0, sizeof part);
         for (uint64_t i = d->boff[b - d->b0]; i < d->boff[b - d->b0 + 1]; i++) {
             double x = d->x[i];
             const double *t = xt;
-            if (x < (double)c->xcap) {
-                t = c->tab + (size_t)x * w;
-            } else if (c->model == MODEL_BG) {
-                bg_xterms(&bc, x, xt);
-            } else {
-                gg_xterms(&gc, x, xt);
-            }
+            if (x < (double)c->xcap) t = c->tab + (size_t)x * w;
+            else model_xterms(c->model, &mc, x, xt);
             if (c->model == MODEL_BG) {
-                part[0] += bg_one(&bc, t, x, d->t_x[i], d->T[i], part + 1);
+                part[0] += bg_one(&mc.bg, t, x, d->t_x[i], d->T[i], part + 1);
+            } else if (c->model == MODEL_NBD) {
+                part[0] += nbd_one(&mc.nbd, t, x, d->T[i], part + 1);
             } else {
                 if (!(x > 0 && d->mx[i] > 0)) continue;
-                part[0] += gg_one(&gc, t, x, d->mx[i], part + 1);
+                part[0] += gg_one(&mc.gg, t, x, d->mx[i], part + 1);
             }
         }
         st = rtn_breduce_push(c->red, b, part);
@@ -546,10 +607,10 @@ static rtn_status ctx_init(fit_ctx *c, MPI_Comm comm, const rtn_clv_data *d, int
     c->comm = comm;
     c->d = d;
     c->model = model;
-    c->k = model == MODEL_BG ? 4 : 3;
+    c->k = model_nparams(model);
     c->inv_n = 1.0 / n_total;
     c->xcap = (size_t)fmin(xmax_local + 1, XTAB_MAX);
-    int w = model == MODEL_BG ? BG_W : GG_W;
+    int w = model_width(model);
     c->tab = rtn_calloc(c->xcap * (size_t)w + 1, sizeof(double), "clv x table");
     rtn_status st = c->tab ? RTN_OK : RTN_ERR_NOMEM;
     if (st == RTN_OK)
@@ -588,67 +649,187 @@ static int valid_gg(const rtn_gg_params *p)
            isfinite(p->gamma) && p->gamma > 0;
 }
 
+static int valid_nbd(const rtn_nbd_params *p)
+{
+    return p && isfinite(p->r) && p->r > 0 && isfinite(p->alpha) && p->alpha > 0;
+}
+
+/* Optimizer settings shared by the three models' option structs. */
+typedef struct {
+    int max_iter;
+    double gtol, hess_step;
+} fit_settings;
+
+static fit_settings settings(int max_iter, double gtol, double hess_step)
+{
+    fit_settings s = {max_iter > 0 ? max_iter : 1000, gtol > 0 ? gtol : 1e-9,
+                      hess_step > 0 ? hess_step : 1e-4};
+    return s;
+}
+
+static const char *model_name(int model)
+{
+    return model == MODEL_BG ? "BG/NBD" : model == MODEL_NBD ? "NBD" : "Gamma-Gamma";
+}
+
+/* Collective: checks the starting point (init: natural parameters, NULL = automatic;
+ * init_ok: whether they are valid), validates the data and runs the optimizer. stats
+ * receives the data summary, filled before any data error so callers can report counts. */
+static rtn_status fit_model(MPI_Comm comm, const rtn_clv_data *d, int model, const double *init,
+                            int init_ok, fit_settings fs, double *stats, fit_out *fo,
+                            long *nevals)
+{
+    memset(stats, 0, S_NSTAT * sizeof(double));
+    if (init && !init_ok)
+        return rtn_agree(comm, rtn_fail(RTN_ERR_USAGE, "%s: starting point not positive",
+                                        model_name(model)));
+    double xmax;
+    RTN_TRY(scan_data(comm, d, model == MODEL_GG, stats, &xmax));
+    double th0[KMAX];
+    int k = model_nparams(model);
+    if (model == MODEL_GG) {
+        if (!(stats[S_NGG] >= 2))
+            return rtn_fail(RTN_ERR_DATA,
+                            "Gamma-Gamma: %.0f repeat customers with a positive mean spend; at "
+                            "least 2 are needed",
+                            stats[S_NGG]);
+        /* Start: p = 1, q = 3 and gamma matching the population mean spend p*gamma/(q-1). */
+        th0[0] = 0;
+        th0[1] = log(3.0);
+        th0[2] = log(2.0 * stats[S_SUMM] / stats[S_NGG]);
+    } else {
+        if (!(stats[S_NREP] > 0) || !(stats[S_SUMT] > 0))
+            return rtn_fail(RTN_ERR_DATA,
+                            "%s: %.0f customers, none with a repeat purchase over a positive "
+                            "period: the model cannot be fitted",
+                            model_name(model), stats[S_N]);
+        /* Start: r = 1 with the pooled repeat rate r/alpha = sum x / sum T (and a = b = 1). */
+        th0[0] = th0[2] = th0[3] = 0;
+        th0[1] = log(stats[S_SUMT] / stats[S_SUMX]);
+    }
+    if (init)
+        for (int j = 0; j < k; j++) th0[j] = log(init[j]);
+    double n = model == MODEL_GG ? stats[S_NGG] : stats[S_N];
+    fit_ctx c;
+    RTN_TRY(ctx_init(&c, comm, d, model, xmax, n));
+    rtn_status st = run_fit(&c, th0, fs.max_iter, fs.gtol, fs.hess_step, n, fo);
+    *nevals = c.nevals;
+    ctx_free(&c);
+    return st;
+}
+
+/* Logs a finished fit (debug level) and returns the error for one that did not converge,
+ * naming the final point; why is appended to the message. */
+static rtn_status fit_outcome(int model, const fit_out *fo, long nevals, double gtol,
+                              const char *why)
+{
+    static const char *const names[3][KMAX] = {
+        [MODEL_BG] = {"r", "alpha", "a", "b"},
+        [MODEL_GG] = {"p", "q", "gamma"},
+        [MODEL_NBD] = {"r", "alpha"},
+    };
+    char p6[192] = "", p4[192] = "";
+    size_t l6 = 0, l4 = 0;
+    for (int j = 0; j < model_nparams(model); j++) {
+        const char *sep = j ? " " : "";
+        l6 += (size_t)snprintf(p6 + l6, sizeof p6 - l6, "%s%s=%.6g", sep, names[model][j], fo->P[j]);
+        l4 += (size_t)snprintf(p4 + l4, sizeof p4 - l4, "%s%s=%.4g", sep, names[model][j], fo->P[j]);
+    }
+    rtn_debug("%s: %s LL=%.6f after %d iterations (%ld evals)", model_name(model), p6, fo->ll,
+              fo->iterations, nevals);
+    if (fo->converged) return RTN_OK;
+    return rtn_fail(RTN_ERR_NUMERIC,
+                    "%s: no convergence after %d iterations (|gradient| = %.3g > %.3g) at %s "
+                    "(LL %.6f)%s",
+                    model_name(model), fo->iterations, fo->gnorm, gtol, p4, fo->ll, why);
+}
+
+/* Copies the optimizer's output into a public result struct, which for every model has
+ * these fields (params and se: k doubles; cov: k x k). */
+#define FILL_RESULT(out, fo, k)                                                            \
+    do {                                                                                   \
+        _Static_assert(sizeof (out)->params == (k) * sizeof(double), "parameter layout");  \
+        memcpy(&(out)->params, (fo).P, sizeof (out)->params);                              \
+        memcpy(&(out)->se, (fo).se, sizeof (out)->se);                                     \
+        memcpy((out)->cov, (fo).cov, sizeof (out)->cov);                                   \
+        (out)->loglik = (fo).ll;                                                           \
+        (out)->grad_norm = (fo).gnorm;                                                     \
+        (out)->iterations = (fo).iterations;                                               \
+        (out)->converged = (fo).converged;                                                 \
+        (out)->hessian_ok = (fo).hessian_ok;                                               \
+    } while (0)
+
 rtn_status rtn_bgnbd_fit(MPI_Comm comm, const rtn_clv_data *d, const rtn_bgnbd_options *opt,
                          rtn_bgnbd_fit_result *out)
 {
     memset(out, 0, sizeof *out);
-    rtn_bgnbd_options o = {0};
-    if (opt) o = *opt;
-    if (o.max_iter <= 0) o.max_iter = 1000;
-    if (!(o.gtol > 0)) o.gtol = 1e-9;
-    if (!(o.hess_step > 0)) o.hess_step = 1e-4;
-    if (o.init && !valid_bg(o.init))
-        return rtn_agree(comm, rtn_fail(RTN_ERR_USAGE, "BG/NBD: starting point not positive"));
-
-    double stats[S_NSTAT], xmax;
-    RTN_TRY(scan_data(comm, d, 0, stats, &xmax));
+    rtn_bgnbd_options o = opt ? *opt : (rtn_bgnbd_options){0};
+    fit_settings fs = settings(o.max_iter, o.gtol, o.hess_step);
+    double stats[S_NSTAT];
+    fit_out fo;
+    long nevals = 0;
+    rtn_status st = fit_model(
+        comm, d, MODEL_BG,
+        o.init ? (double[4]){o.init->r, o.init->alpha, o.init->a, o.init->b} : NULL,
+        valid_bg(o.init), fs, stats, &fo, &nevals);
     out->n_customers = (uint64_t)stats[S_N];
     out->n_repeaters = (uint64_t)stats[S_NREP];
-    if (!(stats[S_NREP] > 0) || !(stats[S_SUMT] > 0))
-        return rtn_fail(RTN_ERR_DATA,
-                        "BG/NBD: %.0f customers, none with a repeat purchase over a positive "
-                        "period: the model cannot be fitted",
-                        stats[S_N]);
-    /* Start: r = 1 with the pooled repeat rate r/alpha = sum x / sum T; a = b = 1. */
-    double th0[4] = {0, log(stats[S_SUMT] / stats[S_SUMX]), 0, 0};
-    if (o.init) {
-        th0[0] = log(o.init->r);
-        th0[1] = log(o.init->alpha);
-        th0[2] = log(o.init->a);
-        th0[3] = log(o.init->b);
-    }
-    fit_ctx c;
-    RTN_TRY(ctx_init(&c, comm, d, MODEL_BG, xmax, stats[S_N]));
-    fit_out fo;
-    rtn_status st = run_fit(&c, th0, o.max_iter, o.gtol, o.hess_step, stats[S_N], &fo);
-    ctx_free(&c);
     if (st) return st;
-    out->params = (rtn_bgnbd_params){fo.P[0], fo.P[1], fo.P[2], fo.P[3]};
-    out->se = (rtn_bgnbd_params){fo.se[0], fo.se[1], fo.se[2], fo.se[3]};
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) out->cov[i][j] = fo.cov[i * 4 + j];
-    out->loglik = fo.ll;
-    out->grad_norm = fo.gnorm;
-    out->iterations = fo.iterations;
-    out->converged = fo.converged;
-    out->hessian_ok = fo.hessian_ok;
-    rtn_debug("BG/NBD: r=%.6g alpha=%.6g a=%.6g b=%.6g LL=%.6f after %d iterations (%ld evals)",
-              fo.P[0], fo.P[1], fo.P[2], fo.P[3], fo.ll, fo.iterations, c.nevals);
+    FILL_RESULT(out, fo, 4);
     /* A mean dropout probability a/(a+b) running to 0 is the known boundary case: the
      * likelihood keeps rising towards the NBD model without dropout (docs/clv.md, Online
      * Retail at cutoff 2011-09-01), so no interior maximum exists to converge to. */
     double mean_dropout = fo.P[2] / (fo.P[2] + fo.P[3]);
-    if (!fo.converged)
+    out->at_boundary = !fo.converged && mean_dropout < 1e-3;
+    return fit_outcome(MODEL_BG, &fo, nevals, fs.gtol,
+                       out->at_boundary
+                           ? "; the mean dropout probability a/(a+b) is heading to 0: the data "
+                             "show no sign of dropout and the likelihood is highest on the "
+                             "boundary (the NBD model without dropout)"
+                           : "; very large a and b mean the data show no sign of dropout");
+}
+
+rtn_status rtn_nbd_fit(MPI_Comm comm, const rtn_clv_data *d, const rtn_nbd_options *opt,
+                       rtn_nbd_fit_result *out)
+{
+    memset(out, 0, sizeof *out);
+    rtn_nbd_options o = opt ? *opt : (rtn_nbd_options){0};
+    fit_settings fs = settings(o.max_iter, o.gtol, o.hess_step);
+    double stats[S_NSTAT];
+    fit_out fo;
+    long nevals = 0;
+    rtn_status st = fit_model(comm, d, MODEL_NBD,
+                              o.init ? (double[2]){o.init->r, o.init->alpha} : NULL,
+                              valid_nbd(o.init), fs, stats, &fo, &nevals);
+    out->n_customers = (uint64_t)stats[S_N];
+    out->n_repeaters = (uint64_t)stats[S_NREP];
+    if (st) return st;
+    FILL_RESULT(out, fo, 2);
+    return fit_outcome(MODEL_NBD, &fo, nevals, fs.gtol, "");
+}
+
+rtn_status rtn_purchase_fit(MPI_Comm comm, const rtn_clv_data *d, const rtn_bgnbd_options *opt,
+                            rtn_purchase_fit_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->kind = RTN_PURCHASE_BGNBD;
+    rtn_status st = rtn_bgnbd_fit(comm, d, opt, &out->bgnbd);
+    if (st != RTN_ERR_NUMERIC || !out->bgnbd.at_boundary) return st;
+    /* Every rank holds the same reduced values, so every rank takes this branch. */
+    snprintf(out->bgnbd_message, sizeof out->bgnbd_message, "%s", rtn_errmsg());
+    rtn_clear_error();
+    rtn_nbd_options no = {0};
+    if (opt) no = (rtn_nbd_options){opt->max_iter, opt->gtol, opt->hess_step, NULL};
+    RTN_TRY(rtn_nbd_fit(comm, d, &no, &out->nbd));
+    /* The NBD maximum is the supremum of the BG/NBD likelihood only if no BG/NBD point
+     * reached lies above it (rounding aside); otherwise the runaway was something else. */
+    double tol = 1e-9 * fabs(out->bgnbd.loglik);
+    if (!(out->nbd.loglik >= out->bgnbd.loglik - tol))
         return rtn_fail(RTN_ERR_NUMERIC,
-                        "BG/NBD: no convergence after %d iterations (|gradient| = %.3g > %.3g) "
-                        "at r=%.4g alpha=%.4g a=%.4g b=%.4g (LL %.6f)%s",
-                        fo.iterations, fo.gnorm, o.gtol, fo.P[0], fo.P[1], fo.P[2], fo.P[3],
-                        fo.ll,
-                        mean_dropout < 1e-3
-                            ? "; the mean dropout probability a/(a+b) is heading to 0: the data "
-                              "show no sign of dropout and the likelihood is highest on the "
-                              "boundary (the NBD model without dropout)"
-                            : "; very large a and b mean the data show no sign of dropout");
+                        "%s; the NBD model's maximum (LL %.6f) lies below that point, so it is "
+                        "not the boundary solution",
+                        out->bgnbd_message, out->nbd.loglik);
+    out->kind = RTN_PURCHASE_NBD;
     return RTN_OK;
 }
 
@@ -656,54 +837,19 @@ rtn_status rtn_gg_fit(MPI_Comm comm, const rtn_clv_data *d, const rtn_gg_options
                       rtn_gg_fit_result *out)
 {
     memset(out, 0, sizeof *out);
-    rtn_gg_options o = {0};
-    if (opt) o = *opt;
-    if (o.max_iter <= 0) o.max_iter = 1000;
-    if (!(o.gtol > 0)) o.gtol = 1e-9;
-    if (!(o.hess_step > 0)) o.hess_step = 1e-4;
-    if (o.init && !valid_gg(o.init))
-        return rtn_agree(comm,
-                         rtn_fail(RTN_ERR_USAGE, "Gamma-Gamma: starting point not positive"));
-
-    double stats[S_NSTAT], xmax;
-    RTN_TRY(scan_data(comm, d, 1, stats, &xmax));
+    rtn_gg_options o = opt ? *opt : (rtn_gg_options){0};
+    fit_settings fs = settings(o.max_iter, o.gtol, o.hess_step);
+    double stats[S_NSTAT];
+    fit_out fo;
+    long nevals = 0;
+    rtn_status st = fit_model(comm, d, MODEL_GG,
+                              o.init ? (double[3]){o.init->p, o.init->q, o.init->gamma} : NULL,
+                              valid_gg(o.init), fs, stats, &fo, &nevals);
     out->n_used = (uint64_t)stats[S_NGG];
     out->n_excluded = (uint64_t)stats[S_NEXCL];
-    if (!(stats[S_NGG] >= 2))
-        return rtn_fail(RTN_ERR_DATA,
-                        "Gamma-Gamma: %.0f repeat customers with a positive mean spend; at least "
-                        "2 are needed",
-                        stats[S_NGG]);
-    /* Start: p = 1, q = 3 and gamma matching the population mean spend p*gamma/(q-1). */
-    double th0[3] = {0, log(3.0), log(2.0 * stats[S_SUMM] / stats[S_NGG])};
-    if (o.init) {
-        th0[0] = log(o.init->p);
-        th0[1] = log(o.init->q);
-        th0[2] = log(o.init->gamma);
-    }
-    fit_ctx c;
-    RTN_TRY(ctx_init(&c, comm, d, MODEL_GG, xmax, stats[S_NGG]));
-    fit_out fo;
-    rtn_status st = run_fit(&c, th0, o.max_iter, o.gtol, o.hess_step, stats[S_NGG], &fo);
-    ctx_free(&c);
     if (st) return st;
-    out->params = (rtn_gg_params){fo.P[0], fo.P[1], fo.P[2]};
-    out->se = (rtn_gg_params){fo.se[0], fo.se[1], fo.se[2]};
-    for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 3; j++) out->cov[i][j] = fo.cov[i * 3 + j];
-    out->loglik = fo.ll;
-    out->grad_norm = fo.gnorm;
-    out->iterations = fo.iterations;
-    out->converged = fo.converged;
-    out->hessian_ok = fo.hessian_ok;
-    rtn_debug("Gamma-Gamma: p=%.6g q=%.6g gamma=%.6g LL=%.6f after %d iterations (%ld evals)",
-              fo.P[0], fo.P[1], fo.P[2], fo.ll, fo.iterations, c.nevals);
-    if (!fo.converged)
-        return rtn_fail(RTN_ERR_NUMERIC,
-                        "Gamma-Gamma: no convergence after %d iterations (|gradient| = %.3g > "
-                        "%.3g) at p=%.4g q=%.4g gamma=%.4g",
-                        fo.iterations, fo.gnorm, o.gtol, fo.P[0], fo.P[1], fo.P[2]);
-    return RTN_OK;
+    FILL_RESULT(out, fo, 3);
+    return fit_outcome(MODEL_GG, &fo, nevals, fs.gtol, "");
 }
 
 static rtn_status loglik_at(MPI_Comm comm, const rtn_clv_data *d, int model, const double *P,
@@ -735,6 +881,25 @@ rtn_status rtn_gg_loglik(MPI_Comm comm, const rtn_clv_data *d, const rtn_gg_para
                          rtn_fail(RTN_ERR_USAGE, "Gamma-Gamma: parameters must be positive"));
     double P[3] = {p->p, p->q, p->gamma};
     return loglik_at(comm, d, MODEL_GG, P, ll);
+}
+
+rtn_status rtn_nbd_loglik(MPI_Comm comm, const rtn_clv_data *d, const rtn_nbd_params *p,
+                          double *ll)
+{
+    if (!valid_nbd(p))
+        return rtn_agree(comm, rtn_fail(RTN_ERR_USAGE, "NBD: parameters must be positive"));
+    double P[2] = {p->r, p->alpha};
+    return loglik_at(comm, d, MODEL_NBD, P, ll);
+}
+
+double rtn_nbd_loglik_one(const rtn_nbd_params *p, double x, double T)
+{
+    if (!valid_nbd(p) || !(x >= 0 && x == floor(x)) || !(T >= 0)) return NAN;
+    double P[2] = {p->r, p->alpha}, xt[NBD_W];
+    nbd_consts c;
+    nbd_consts_init(&c, P);
+    nbd_xterms(&c, x, xt);
+    return nbd_one(&c, xt, x, T, NULL);
 }
 
 double rtn_bgnbd_loglik_one(const rtn_bgnbd_params *p, double x, double t_x, double T)
@@ -847,6 +1012,28 @@ double rtn_bgnbd_expected_purchases_uncond(const rtn_bgnbd_params *p, double t)
     return n;
 }
 
+double rtn_nbd_expected_purchases(const rtn_nbd_params *p, double t, double x, double T)
+{
+    if (!valid_nbd(p) || !(x >= 0) || !(T >= 0) || !(t >= 0)) return NAN;
+    return (p->r + x) / (p->alpha + T) * t;
+}
+
+double rtn_purchase_p_alive(const rtn_purchase_model *pm, double x, double t_x, double T)
+{
+    if (pm->kind == RTN_PURCHASE_BGNBD) return rtn_bgnbd_p_alive(&pm->bgnbd, x, t_x, T);
+    if (!valid_nbd(&pm->nbd) || !(x >= 0) || !(T >= 0) || !(t_x >= 0 && t_x <= T)) return NAN;
+    return 1.0; /* no dropout */
+}
+
+double rtn_purchase_expected_purchases(const rtn_purchase_model *pm, double t, double x,
+                                       double t_x, double T)
+{
+    if (pm->kind == RTN_PURCHASE_BGNBD)
+        return rtn_bgnbd_expected_purchases(&pm->bgnbd, t, x, t_x, T);
+    if (!isfinite(rtn_purchase_p_alive(pm, x, t_x, T))) return NAN;
+    return rtn_nbd_expected_purchases(&pm->nbd, t, x, T);
+}
+
 double rtn_gg_expected_spend(const rtn_gg_params *p, double x, double mx)
 {
     if (!valid_gg(p) || !(p->q > 1) || !(x >= 0)) return NAN;
@@ -860,26 +1047,39 @@ rtn_clv_options rtn_clv_options_default(void)
     return o;
 }
 
-double rtn_clv_value(const rtn_bgnbd_params *bg, const rtn_gg_params *gg,
-                     const rtn_clv_options *opt, double x, double t_x, double T, double mx)
+double rtn_purchase_clv_value(const rtn_purchase_model *pm, const rtn_gg_params *gg,
+                              const rtn_clv_options *opt, double x, double t_x, double T,
+                              double mx)
 {
     rtn_clv_options o = opt ? *opt : rtn_clv_options_default();
     if (o.horizon_months < 0 || !(o.periods_per_month > 0) || !(o.monthly_discount > -1) ||
         !isfinite(o.margin))
         return NAN;
     double em = rtn_gg_expected_spend(gg, x, mx);
-    double pa = rtn_bgnbd_p_alive(bg, x, t_x, T);
+    double pa = rtn_purchase_p_alive(pm, x, t_x, T);
     if (!isfinite(em) || !isfinite(pa)) return NAN;
+    const rtn_bgnbd_params *bg = &pm->bgnbd;
     double prev = 0, sum = 0, disc = 1;
     gsl_quiet_enter();
     for (int m = 1; m <= o.horizon_months; m++) {
-        double cur = bg_numer(bg->r, bg->alpha, bg->a, bg->b, m * o.periods_per_month, x, T) * pa;
+        double t = m * o.periods_per_month;
+        double cur = pm->kind == RTN_PURCHASE_NBD
+                         ? rtn_nbd_expected_purchases(&pm->nbd, t, x, T)
+                         : bg_numer(bg->r, bg->alpha, bg->a, bg->b, t, x, T) * pa;
         disc /= 1.0 + o.monthly_discount;
         sum += (cur - prev) * disc;
         prev = cur;
     }
     gsl_quiet_leave();
     return o.margin * em * sum;
+}
+
+double rtn_clv_value(const rtn_bgnbd_params *bg, const rtn_gg_params *gg,
+                     const rtn_clv_options *opt, double x, double t_x, double T, double mx)
+{
+    if (!bg) return NAN;
+    rtn_purchase_model pm = {RTN_PURCHASE_BGNBD, *bg, {0, 0}};
+    return rtn_purchase_clv_value(&pm, gg, opt, x, t_x, T, mx);
 }
 
 rtn_status rtn_clv_predict(const rtn_bgnbd_params *bg, const rtn_gg_params *gg,

@@ -74,10 +74,16 @@ static void show(const char *path, const rtn_model *m)
             printf("  %3d %-28s %9.0f %7.1f%% %6.1f%%\n", m->segment_id[c], m->segment_name[c],
                    m->seg_size[c], 100 * m->seg_revenue_share[c], 100 * m->seg_churn_rate[c]);
     }
-    if (m->has_clv) {
+    if (m->has_clv && m->purchase_kind == RTN_PURCHASE_NBD) {
+        printf("\nlifetime value   NBD r %.4g (%.2g)  alpha %.4g (%.2g)  LL %.2f (BG/NBD's maximum is on the "
+               "no-dropout boundary; best BG/NBD LL reached %.2f)\n",
+               m->nbd.r, m->nbd_se.r, m->nbd.alpha, m->nbd_se.alpha, m->nbd_loglik, m->bgnbd_loglik);
+    } else if (m->has_clv) {
         printf("\nlifetime value   BG/NBD r %.4g (%.2g)  alpha %.4g (%.2g)  a %.4g (%.2g)  b %.4g (%.2g)  LL %.2f\n",
                m->bgnbd.r, m->bgnbd_se.r, m->bgnbd.alpha, m->bgnbd_se.alpha, m->bgnbd.a, m->bgnbd_se.a,
                m->bgnbd.b, m->bgnbd_se.b, m->bgnbd_loglik);
+    }
+    if (m->has_clv) {
         if (m->has_gg)
             printf("                 Gamma-Gamma p %.4g  q %.4g  gamma %.4g  LL %.2f; CLV over %d months, %.2g%%/month\n",
                    m->gg.p, m->gg.q, m->gg.gamma, m->gg_loglik, m->clv_opt.horizon_months,
@@ -134,10 +140,24 @@ static void diff(const rtn_model *a, const rtn_model *b)
     }
     if (a->has_clv && b->has_clv) {
         printf("\nlifetime value\n");
-        printf("  %-26s %-20.4g %-20.4g\n", "BG/NBD r", a->bgnbd.r, b->bgnbd.r);
-        printf("  %-26s %-20.4g %-20.4g\n", "BG/NBD alpha", a->bgnbd.alpha, b->bgnbd.alpha);
-        printf("  %-26s %-20.4g %-20.4g\n", "BG/NBD a", a->bgnbd.a, b->bgnbd.a);
-        printf("  %-26s %-20.4g %-20.4g\n", "BG/NBD b", a->bgnbd.b, b->bgnbd.b);
+        const rtn_model *ab[2] = {a, b};
+        char v[4][2][24];
+        for (int i = 0; i < 2; i++) {
+            /* an NBD model is BG/NBD's no-dropout limit: a -> 0 ("-"), alpha and r as fitted */
+            int nbd = ab[i]->purchase_kind == RTN_PURCHASE_NBD;
+            double p[4] = {nbd ? ab[i]->nbd.r : ab[i]->bgnbd.r,
+                           nbd ? ab[i]->nbd.alpha : ab[i]->bgnbd.alpha, ab[i]->bgnbd.a,
+                           ab[i]->bgnbd.b};
+            for (int j = 0; j < 4; j++) {
+                if (nbd && j >= 2) snprintf(v[j][i], sizeof v[j][i], "-");
+                else snprintf(v[j][i], sizeof v[j][i], "%.4g", p[j]);
+            }
+        }
+        printf("  %-26s %-20s %-20s\n", "purchase model",
+               a->purchase_kind == RTN_PURCHASE_NBD ? "NBD" : "BG/NBD",
+               b->purchase_kind == RTN_PURCHASE_NBD ? "NBD" : "BG/NBD");
+        const char *nm[4] = {"r", "alpha", "a", "b"};
+        for (int j = 0; j < 4; j++) printf("  %-26s %-20s %-20s\n", nm[j], v[j][0], v[j][1]);
     }
 }
 

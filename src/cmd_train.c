@@ -936,9 +936,9 @@ static rtn_status train_clv(MPI_Comm comm, const train_opts *o, const rtn_featur
 {
     rtn_clv_data cd = {fd->n, fd->clv[RTN_CLV_X], fd->clv[RTN_CLV_T_X], fd->clv[RTN_CLV_T],
                        fd->clv[RTN_CLV_MEAN_REPEAT_SPEND], fd->nbuckets, fd->b0, fd->b1, fd->boff};
-    rtn_bgnbd_fit_result bg;
+    rtn_purchase_fit_result pf;
     rtn_phase_begin("train:clv");
-    rtn_status st = rtn_bgnbd_fit(comm, &cd, NULL, &bg);
+    rtn_status st = rtn_purchase_fit(comm, &cd, NULL, &pf);
     rtn_phase_end("train:clv");
     if (st) {
         /* the churn model and segments stay useful without CLV: warn, record, go on */
@@ -947,20 +947,43 @@ static rtn_status train_clv(MPI_Comm comm, const train_opts *o, const rtn_featur
         rtn_clear_error();
         return RTN_OK;
     }
+    const rtn_bgnbd_fit_result *bg = &pf.bgnbd;
     m->has_clv = 1;
-    m->bgnbd = bg.params;
-    m->bgnbd_se = bg.se;
-    m->bgnbd_loglik = bg.loglik;
-    m->bgnbd_converged = bg.converged;
-    m->bgnbd_n = bg.n_customers;
+    m->purchase_kind = pf.kind;
+    m->bgnbd_loglik = bg->loglik;
+    m->bgnbd_converged = bg->converged;
+    m->bgnbd_n = bg->n_customers;
     m->clv_opt = o->clv;
-    rtn_info("train: BG/NBD r %.4g alpha %.4g a %.4g b %.4g (LL %.2f, %llu customers)", bg.params.r,
-             bg.params.alpha, bg.params.a, bg.params.b, bg.loglik, (unsigned long long)bg.n_customers);
-    rtn_summary_set_real("train.clv", "bgnbd_r", bg.params.r);
-    rtn_summary_set_real("train.clv", "bgnbd_alpha", bg.params.alpha);
-    rtn_summary_set_real("train.clv", "bgnbd_a", bg.params.a);
-    rtn_summary_set_real("train.clv", "bgnbd_b", bg.params.b);
-    rtn_summary_set_real("train.clv", "bgnbd_loglik", bg.loglik);
+    if (pf.kind == RTN_PURCHASE_NBD) {
+        const rtn_nbd_fit_result *nb = &pf.nbd;
+        m->nbd = nb->params;
+        m->nbd_se = nb->se;
+        m->nbd_loglik = nb->loglik;
+        m->nbd_converged = nb->converged;
+        rtn_warn("train: %s. BG/NBD's maximum is on that no-dropout boundary, so the "
+                 "lifetime-value model is its limit, the NBD model: r %.4g alpha %.4g, LL %.6f "
+                 "(best BG/NBD LL reached %.6f; %llu customers)",
+                 pf.bgnbd_message, nb->params.r, nb->params.alpha, nb->loglik, bg->loglik,
+                 (unsigned long long)nb->n_customers);
+        rtn_summary_set_str("train.clv", "model", "nbd");
+        rtn_summary_set_str("train.clv", "reason", pf.bgnbd_message);
+        rtn_summary_set_real("train.clv", "nbd_r", nb->params.r);
+        rtn_summary_set_real("train.clv", "nbd_alpha", nb->params.alpha);
+        rtn_summary_set_real("train.clv", "nbd_loglik", nb->loglik);
+        rtn_summary_set_real("train.clv", "bgnbd_best_loglik", bg->loglik);
+    } else {
+        m->bgnbd = bg->params;
+        m->bgnbd_se = bg->se;
+        rtn_info("train: BG/NBD r %.4g alpha %.4g a %.4g b %.4g (LL %.2f, %llu customers)",
+                 bg->params.r, bg->params.alpha, bg->params.a, bg->params.b, bg->loglik,
+                 (unsigned long long)bg->n_customers);
+        rtn_summary_set_str("train.clv", "model", "bgnbd");
+        rtn_summary_set_real("train.clv", "bgnbd_r", bg->params.r);
+        rtn_summary_set_real("train.clv", "bgnbd_alpha", bg->params.alpha);
+        rtn_summary_set_real("train.clv", "bgnbd_a", bg->params.a);
+        rtn_summary_set_real("train.clv", "bgnbd_b", bg->params.b);
+        rtn_summary_set_real("train.clv", "bgnbd_loglik", bg->loglik);
+    }
     rtn_gg_fit_result gg;
     rtn_phase_begin("train:clv");
     st = rtn_gg_fit(comm, &cd, NULL, &gg);

@@ -58,6 +58,18 @@ static void set(json_t *o, const char *k, json_t *v)
     json_object_set_new(o, k, v ? v : json_null());
 }
 
+/* {names[0]: v[0], ...}: model parameters as a JSON object. */
+static json_t *jnamed(const char *const *names, const double *v, size_t n)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++) set(o, names[i], jreal(v[i]));
+    return o;
+}
+
+static const char *const bg_names[] = {"r", "alpha", "a", "b"};
+static const char *const nbd_names[] = {"r", "alpha"};
+static const char *const gg_names[] = {"p", "q", "gamma"};
+
 static json_t *jconfusion(const rtn_confusion *c)
 {
     json_t *o = json_object();
@@ -207,30 +219,27 @@ rtn_status rtn_export_json_doc(const rtn_model *m, json_t **out)
     if (m->has_clv) {
         json_t *c = json_object();
         set(c, "time_unit", json_string("weeks"));
-        json_t *bg = json_object(), *bgse = json_object();
-        set(bg, "r", jreal(m->bgnbd.r));
-        set(bg, "alpha", jreal(m->bgnbd.alpha));
-        set(bg, "a", jreal(m->bgnbd.a));
-        set(bg, "b", jreal(m->bgnbd.b));
-        set(bgse, "r", jreal(m->bgnbd_se.r));
-        set(bgse, "alpha", jreal(m->bgnbd_se.alpha));
-        set(bgse, "a", jreal(m->bgnbd_se.a));
-        set(bgse, "b", jreal(m->bgnbd_se.b));
-        set(c, "bgnbd", bg);
-        set(c, "bgnbd_stderr", bgse);
+        if (m->purchase_kind == RTN_PURCHASE_NBD) {
+            /* like the bundle: the key only for NBD, so BG/NBD exports keep their bytes */
+            set(c, "purchase_model", json_string("nbd"));
+            set(c, "nbd", jnamed(nbd_names, (double[]){m->nbd.r, m->nbd.alpha}, 2));
+            set(c, "nbd_stderr", jnamed(nbd_names, (double[]){m->nbd_se.r, m->nbd_se.alpha}, 2));
+            set(c, "nbd_loglik", jreal(m->nbd_loglik));
+            set(c, "nbd_converged", json_boolean(m->nbd_converged));
+            set(c, "bgnbd", json_null());
+            set(c, "bgnbd_stderr", json_null());
+        } else {
+            const rtn_bgnbd_params *p = &m->bgnbd, *e = &m->bgnbd_se;
+            set(c, "bgnbd", jnamed(bg_names, (double[]){p->r, p->alpha, p->a, p->b}, 4));
+            set(c, "bgnbd_stderr", jnamed(bg_names, (double[]){e->r, e->alpha, e->a, e->b}, 4));
+        }
         set(c, "bgnbd_loglik", jreal(m->bgnbd_loglik));
         set(c, "bgnbd_converged", json_boolean(m->bgnbd_converged));
         set(c, "bgnbd_customers", json_integer((json_int_t)m->bgnbd_n));
         if (m->has_gg) {
-            json_t *gg = json_object(), *ggse = json_object();
-            set(gg, "p", jreal(m->gg.p));
-            set(gg, "q", jreal(m->gg.q));
-            set(gg, "gamma", jreal(m->gg.gamma));
-            set(ggse, "p", jreal(m->gg_se.p));
-            set(ggse, "q", jreal(m->gg_se.q));
-            set(ggse, "gamma", jreal(m->gg_se.gamma));
-            set(c, "gamma_gamma", gg);
-            set(c, "gamma_gamma_stderr", ggse);
+            const rtn_gg_params *p = &m->gg, *e = &m->gg_se;
+            set(c, "gamma_gamma", jnamed(gg_names, (double[]){p->p, p->q, p->gamma}, 3));
+            set(c, "gamma_gamma_stderr", jnamed(gg_names, (double[]){e->p, e->q, e->gamma}, 3));
             set(c, "gamma_gamma_loglik", jreal(m->gg_loglik));
             set(c, "gamma_gamma_converged", json_boolean(m->gg_converged));
             set(c, "gamma_gamma_customers", json_integer((json_int_t)m->gg_n));

@@ -221,10 +221,23 @@ static rtn_status write_bundle(const char *tmp, rtn_model *m)
         hid_t g = group(&w, "/clv");
         if (g >= 0) {
             attr_str(&w, g, "time_unit", "weeks", 1);
-            double bg[4] = {m->bgnbd.r, m->bgnbd.alpha, m->bgnbd.a, m->bgnbd.b};
-            double bgse[4] = {m->bgnbd_se.r, m->bgnbd_se.alpha, m->bgnbd_se.a, m->bgnbd_se.b};
-            put_f64(&w, "/clv/bgnbd_params", bg, 4);
-            put_f64(&w, "/clv/bgnbd_stderr", bgse, 4);
+            if (m->purchase_kind == RTN_PURCHASE_NBD) {
+                /* BG/NBD bundles carry no purchase_model attribute, so their bytes and
+                 * content id are what they were before the NBD fallback existed. */
+                attr_str(&w, g, "purchase_model", "nbd", 1);
+                double nb[2] = {m->nbd.r, m->nbd.alpha};
+                double nbse[2] = {m->nbd_se.r, m->nbd_se.alpha};
+                put_f64(&w, "/clv/nbd_params", nb, 2);
+                put_f64(&w, "/clv/nbd_stderr", nbse, 2);
+                attr_f64(&w, g, "nbd_loglik", m->nbd_loglik);
+                attr_i64(&w, g, "nbd_converged", m->nbd_converged);
+            } else {
+                double bg[4] = {m->bgnbd.r, m->bgnbd.alpha, m->bgnbd.a, m->bgnbd.b};
+                double bgse[4] = {m->bgnbd_se.r, m->bgnbd_se.alpha, m->bgnbd_se.a,
+                                  m->bgnbd_se.b};
+                put_f64(&w, "/clv/bgnbd_params", bg, 4);
+                put_f64(&w, "/clv/bgnbd_stderr", bgse, 4);
+            }
             attr_f64(&w, g, "bgnbd_loglik", m->bgnbd_loglik);
             attr_i64(&w, g, "bgnbd_converged", m->bgnbd_converged);
             attr_i64(&w, g, "bgnbd_customers", (int64_t)m->bgnbd_n);
@@ -496,14 +509,34 @@ rtn_status rtn_model_load(const char *path, rtn_model *m)
     if (!r.st && rtn_h5_exists(f, "/clv")) {
         m->has_clv = 1;
         hid_t g = H5Gopen2(f, "/clv", H5P_DEFAULT);
-        double *bg = get(&r, "/clv/bgnbd_params", H5T_NATIVE_DOUBLE, 4, NULL);
-        double *bgse = get(&r, "/clv/bgnbd_stderr", H5T_NATIVE_DOUBLE, 4, NULL);
-        if (bg && bgse) {
-            m->bgnbd = (rtn_bgnbd_params){bg[0], bg[1], bg[2], bg[3]};
-            m->bgnbd_se = (rtn_bgnbd_params){bgse[0], bgse[1], bgse[2], bgse[3]};
+        char kind[16] = "bgnbd"; /* bundles without the attribute are BG/NBD */
+        if (H5Aexists(g, "purchase_model") > 0) aget_str(&r, g, "purchase_model", kind, sizeof kind);
+        if (!r.st && strcmp(kind, "nbd") == 0) {
+            m->purchase_kind = RTN_PURCHASE_NBD;
+            double *nb = get(&r, "/clv/nbd_params", H5T_NATIVE_DOUBLE, 2, NULL);
+            double *nbse = get(&r, "/clv/nbd_stderr", H5T_NATIVE_DOUBLE, 2, NULL);
+            if (nb && nbse) {
+                m->nbd = (rtn_nbd_params){nb[0], nb[1]};
+                m->nbd_se = (rtn_nbd_params){nbse[0], nbse[1]};
+            }
+            free(nb);
+            free(nbse);
+            m->nbd_loglik = aget_f64(&r, g, "nbd_loglik");
+            m->nbd_converged = (int)aget_i64(&r, g, "nbd_converged");
+        } else if (!r.st && strcmp(kind, "bgnbd") == 0) {
+            m->purchase_kind = RTN_PURCHASE_BGNBD;
+            double *bg = get(&r, "/clv/bgnbd_params", H5T_NATIVE_DOUBLE, 4, NULL);
+            double *bgse = get(&r, "/clv/bgnbd_stderr", H5T_NATIVE_DOUBLE, 4, NULL);
+            if (bg && bgse) {
+                m->bgnbd = (rtn_bgnbd_params){bg[0], bg[1], bg[2], bg[3]};
+                m->bgnbd_se = (rtn_bgnbd_params){bgse[0], bgse[1], bgse[2], bgse[3]};
+            }
+            free(bg);
+            free(bgse);
+        } else if (!r.st) {
+            r.st = rtn_fail(RTN_ERR_FORMAT, "/clv@purchase_model is '%s', expected bgnbd or nbd",
+                            kind);
         }
-        free(bg);
-        free(bgse);
         m->bgnbd_loglik = aget_f64(&r, g, "bgnbd_loglik");
         m->bgnbd_converged = (int)aget_i64(&r, g, "bgnbd_converged");
         m->bgnbd_n = (uint64_t)aget_i64(&r, g, "bgnbd_customers");

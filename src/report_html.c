@@ -319,8 +319,11 @@ static json_t *build_clv(const rtn_report *r, json_t *segments)
     const rtn_model *m = r->model;
     json_t *o = json_object();
     if (!m->has_clv) return o;
-    json_object_set_new(o, "bgnbd", json_pack("{s:f,s:f,s:f,s:f}", "r", m->bgnbd.r, "alpha",
-                                              m->bgnbd.alpha, "a", m->bgnbd.a, "b", m->bgnbd.b));
+    if (m->purchase_kind == RTN_PURCHASE_NBD)
+        json_object_set_new(o, "nbd", json_pack("{s:f,s:f}", "r", m->nbd.r, "alpha", m->nbd.alpha));
+    else
+        json_object_set_new(o, "bgnbd", json_pack("{s:f,s:f,s:f,s:f}", "r", m->bgnbd.r, "alpha",
+                                                  m->bgnbd.alpha, "a", m->bgnbd.a, "b", m->bgnbd.b));
     if (m->has_gg)
         json_object_set_new(o, "gamma_gamma", json_pack("{s:f,s:f,s:f}", "p", m->gg.p, "q", m->gg.q,
                                                         "gamma", m->gg.gamma));
@@ -1156,14 +1159,21 @@ static void section_clv(page *pg)
     sbuf *b = &pg->html;
     json_t *c = json_object_get(pg->j, "clv");
     sb_puts(b, "<section id=\"clv\"><h2>Customer lifetime value</h2>\n");
-    json_t *bg = json_object_get(c, "bgnbd"), *gg = json_object_get(c, "gamma_gamma");
-    if (!bg) {
+    json_t *bg = json_object_get(c, "bgnbd"), *nb = json_object_get(c, "nbd"),
+           *gg = json_object_get(c, "gamma_gamma");
+    if (!bg && !nb) {
         sb_puts(b, "<p>The model bundle has no lifetime-value model.</p></section>\n");
         return;
     }
-    sb_printf(b, "<p class=\"meta\">BG/NBD purchase model: r = %.4g, &alpha; = %.4g, a = %.4g, b = %.4g "
-                 "(weeks).", json_number_value(json_object_get(bg, "r")), json_number_value(json_object_get(bg, "alpha")),
-              json_number_value(json_object_get(bg, "a")), json_number_value(json_object_get(bg, "b")));
+    if (nb)
+        sb_printf(b, "<p class=\"meta\">NBD purchase model (BG/NBD without dropout: the data showed no sign "
+                     "of dropout, so BG/NBD's likelihood was highest on that boundary; docs/clv.md): "
+                     "r = %.4g, &alpha; = %.4g (weeks); P(alive) = 1.",
+                  json_number_value(json_object_get(nb, "r")), json_number_value(json_object_get(nb, "alpha")));
+    else
+        sb_printf(b, "<p class=\"meta\">BG/NBD purchase model: r = %.4g, &alpha; = %.4g, a = %.4g, b = %.4g "
+                     "(weeks).", json_number_value(json_object_get(bg, "r")), json_number_value(json_object_get(bg, "alpha")),
+                  json_number_value(json_object_get(bg, "a")), json_number_value(json_object_get(bg, "b")));
     if (gg)
         sb_printf(b, " Gamma-Gamma spend model: p = %.4g, q = %.4g, &gamma; = %.4g.",
                   json_number_value(json_object_get(gg, "p")), json_number_value(json_object_get(gg, "q")),

@@ -108,9 +108,10 @@ rtn_status rtn_score_customer(const rtn_model *m, const double *x, const double 
         double xx = clv[RTN_CLV_X], tx = clv[RTN_CLV_T_X], TT = clv[RTN_CLV_T],
                mx = clv[RTN_CLV_MEAN_REPEAT_SPEND];
         double t = m->clv_opt.horizon_months * m->clv_opt.periods_per_month;
-        out->p_alive = rtn_bgnbd_p_alive(&m->bgnbd, xx, tx, TT);
-        out->expected_purchases = rtn_bgnbd_expected_purchases(&m->bgnbd, t, xx, tx, TT);
-        if (m->has_gg) out->clv = rtn_clv_value(&m->bgnbd, &m->gg, &m->clv_opt, xx, tx, TT, mx);
+        rtn_purchase_model pm = {m->purchase_kind, m->bgnbd, m->nbd};
+        out->p_alive = rtn_purchase_p_alive(&pm, xx, tx, TT);
+        out->expected_purchases = rtn_purchase_expected_purchases(&pm, t, xx, tx, TT);
+        if (m->has_gg) out->clv = rtn_purchase_clv_value(&pm, &m->gg, &m->clv_opt, xx, tx, TT, mx);
     }
     out->value = isfinite(out->clv) ? out->clv : (value_col >= 0 ? x[value_col] : 0.0);
     return RTN_OK;

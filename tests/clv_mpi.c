@@ -95,6 +95,11 @@ static void run(MPI_Comm comm, uint32_t B, double **cols, size_t n)
     st = rtn_gg_fit(comm, &d, NULL, &gg);
     if (st) fprintf(stderr, "rank %d: %s\n", rank, rtn_errmsg());
     REQUIRE(st == RTN_OK);
+    /* the NBD model (the no-dropout fallback) goes through the same reductions */
+    rtn_nbd_fit_result nb;
+    st = rtn_nbd_fit(comm, &d, NULL, &nb);
+    if (st) fprintf(stderr, "rank %d: %s\n", rank, rtn_errmsg());
+    REQUIRE(st == RTN_OK);
     double ll_at;
     rtn_bgnbd_params pub = {0.2426, 4.4136, 0.7929, 2.4259};
     REQUIRE(rtn_bgnbd_loglik(comm, &d, &pub, &ll_at) == RTN_OK);
@@ -102,9 +107,9 @@ static void run(MPI_Comm comm, uint32_t B, double **cols, size_t n)
     CHECK_NEAR(gg.params.p, 6.25, 5e-3);
 
     /* every rank holds the same bits */
-    double mine[2] = {bg.loglik, gg.loglik}, mn[2], mxv[2];
-    MPI_Allreduce(mine, mn, 2, MPI_DOUBLE, MPI_MIN, comm);
-    MPI_Allreduce(mine, mxv, 2, MPI_DOUBLE, MPI_MAX, comm);
+    double mine[3] = {bg.loglik, gg.loglik, nb.loglik}, mn[3], mxv[3];
+    MPI_Allreduce(mine, mn, 3, MPI_DOUBLE, MPI_MIN, comm);
+    MPI_Allreduce(mine, mxv, 3, MPI_DOUBLE, MPI_MAX, comm);
     CHECK(memcmp(mn, mxv, sizeof mn) == 0);
 
     if (rank == 0) {
@@ -114,6 +119,8 @@ static void run(MPI_Comm comm, uint32_t B, double **cols, size_t n)
         rtn_gg_fit_result gg1;
         REQUIRE(rtn_bgnbd_fit(MPI_COMM_SELF, &d1, NULL, &bg1) == RTN_OK);
         REQUIRE(rtn_gg_fit(MPI_COMM_SELF, &d1, NULL, &gg1) == RTN_OK);
+        rtn_nbd_fit_result nb1;
+        REQUIRE(rtn_nbd_fit(MPI_COMM_SELF, &d1, NULL, &nb1) == RTN_OK);
         double ll1;
         REQUIRE(rtn_bgnbd_loglik(MPI_COMM_SELF, &d1, &pub, &ll1) == RTN_OK);
         char tag[64];
@@ -133,6 +140,13 @@ static void run(MPI_Comm comm, uint32_t B, double **cols, size_t n)
         CHECK(memcmp(gg.cov, gg1.cov, sizeof gg.cov) == 0);
         CHECK(memcmp(&gg.loglik, &gg1.loglik, sizeof(double)) == 0);
         CHECK(memcmp(&ll_at, &ll1, sizeof(double)) == 0);
+        snprintf(tag, sizeof tag, "B=%u np=%d nbd", B, size);
+        print_bits(tag, &nb.params.r, 2);
+        CHECK(memcmp(&nb.params, &nb1.params, sizeof nb.params) == 0);
+        CHECK(memcmp(&nb.se, &nb1.se, sizeof nb.se) == 0);
+        CHECK(memcmp(nb.cov, nb1.cov, sizeof nb.cov) == 0);
+        CHECK(memcmp(&nb.loglik, &nb1.loglik, sizeof(double)) == 0);
+        CHECK_EQ_INT(nb.iterations, nb1.iterations);
         free(boff1);
     }
 

@@ -92,6 +92,24 @@ check(abs(ours["bg_ll"][0] + bg.fun) < 1e-6 * abs(bg.fun), "BG/NBD log-likelihoo
 check(ours["bg_ll"][0] >= -bg.fun - 1e-7, "scipy found a higher BG/NBD likelihood")
 check(np.all(np.abs(ours["bg_se"] / bg_se - 1) < 0.01), "BG/NBD standard errors differ by > 1%")
 
+
+
+def nbd_ll(lp):
+    # the NBD model (BG/NBD without dropout): t_x does not enter
+    r, al = np.exp(lp)
+    return np.sum(special.gammaln(r + x) - special.gammaln(r) + r * np.log(al) - (r + x) * np.log(al + T))
+
+
+nb = fit(nbd_ll, [np.log([1, 1]), np.log([0.1, 10])])
+nb_p = np.exp(nb.x)
+nb_se = se_from_hessian(nbd_ll, nb.x)
+print("scipy NBD:", nb_p, -nb.fun, "se", nb_se)
+print("C     NBD:", ours["nbd_params"], ours["nbd_ll"], "se", ours["nbd_se"])
+check(np.all(np.abs(ours["nbd_params"] / nb_p - 1) < 1e-5), "NBD parameters differ from scipy by > 1e-5")
+check(abs(ours["nbd_ll"][0] + nb.fun) < 1e-6 * abs(nb.fun), "NBD log-likelihood differs from scipy")
+check(ours["nbd_ll"][0] >= -nb.fun - 1e-7, "scipy found a higher NBD likelihood")
+check(np.all(np.abs(ours["nbd_se"] / nb_se - 1) < 0.01), "NBD standard errors differ by > 1%")
+
 gg = fit(gg_ll, [np.log([1, 3, 2 * mr.mean()]), np.log([5, 5, 10])])
 gg_p = np.exp(gg.x)
 gg_se = se_from_hessian(gg_ll, gg.x)
@@ -129,7 +147,7 @@ with open(grid, "w") as f:
         f.write(",".join(repr(float(v)) for v in row) + "\n")
 out = subprocess.run([tool, "predict", grid], check=True, capture_output=True, text=True).stdout
 pred = np.array([[float(v) for v in line.split(",")] for line in out.strip().splitlines()])
-check(pred.shape == (len(rows), 5), "predict output has the wrong shape")
+check(pred.shape == (len(rows), 8), "predict output has the wrong shape")
 
 
 def mpf(v):
@@ -165,7 +183,13 @@ for row, got in zip(rows, pred):
         clv += (cur - prev) / (1 + d) ** mo
         prev = cur
     ref.append(margin * ref[3] * clv)
-    for j, name in enumerate(["P(alive)", "E[Y(t)|x,t_x,T]", "E[X(t)]", "E[M]", "CLV"]):
+    # NBD with the row's r, alpha: P(alive) = 1, E[Y(t)] = (r+x)/(alpha+T) t, and each month
+    # adds the same (r+x)/(alpha+T) k purchases, discounted
+    rate = (r + xx) / (al + T_)
+    ref += [mp.mpf(1), rate * t,
+            margin * ref[3] * sum(rate * k / (1 + d) ** mo for mo in range(1, int(H) + 1))]
+    for j, name in enumerate(["P(alive)", "E[Y(t)|x,t_x,T]", "E[X(t)]", "E[M]", "CLV", "NBD P(alive)",
+                              "NBD E[Y(t)|x,T]", "NBD CLV"]):
         rv = float(ref[j])
         err = abs(got[j] - rv) / max(abs(rv), 1e-12)
         tol = 1e-8

@@ -9,8 +9,10 @@ grocery:        groceryElog.csv (BTYDplus), "cust,date", no spend. Ingest with
 online-retail:  UCI Online Retail (--format online-retail), calibration = the whole file
                 (cutoff 2011-12-10), BG/NBD + Gamma-Gamma; and cutoff 2011-09-01, where the
                 BG/NBD likelihood has no interior maximum (the mean dropout probability
-                a/(a+b) runs to 0, the no-dropout NBD limit): the fit must report it, and the
-                profile likelihood computed here must confirm the boundary.
+                a/(a+b) runs to 0, the no-dropout NBD limit): the fit must report it, the
+                profile likelihood computed here must confirm the boundary, and train must
+                fall back to the NBD model (equal to a scipy NBD fit; bitwise equal at 1, 2,
+                3 ranks), whose CLV scores must follow the NBD formulas.
 
 Checks: the x / t_x / T (/ mean repeat spend) summary equals the pandas computation
 exactly (as multisets: customers are pseudonymized); the parameters are bitwise identical
@@ -21,6 +23,7 @@ Hessian) to 2%. Prints the parameter table used in docs/clv.md.
 usage: clv_real.py grocery|online-retail WORKDIR
 """
 import os
+import json
 import re
 import shutil
 import subprocess
@@ -190,7 +193,7 @@ def bundles_equal(paths, datasets):
     for f in fs[1:]:
         for d in datasets:
             ok = ok and np.array_equal(fs[0][d][()], f[d][()])
-        for a in ("bgnbd_loglik", "gg_loglik"):
+        for a in ("bgnbd_loglik", "gg_loglik", "nbd_loglik"):
             if a in fs[0]["clv"].attrs:
                 ok = ok and fs[0]["clv"].attrs[a] == f["clv"].attrs[a]
     return ok
@@ -288,11 +291,34 @@ def online_retail(work):
     # cutoff 2011-09-01: the boundary case
     run(2, "features", "-q", "--store", "or.h5", "--cutoff", "2011-09-01", "--horizon", "90",
         "--lookback", "400", "--population", "all", "--out", "of9.h5")
-    log = run(1, "train", "--features", "of9.h5", "--out", "om9.h5", "--models", "clv")
+    logs9 = {}
+    for n in (1, 2, 3):
+        logs9[n] = run(n, "train", "--features", "of9.h5", "--out", "om9_%d.h5" % n, "--models", "clv",
+                       "--summary", "om9_%d.json" % n)
+    log = logs9[1]
     check("a/(a+b) is heading to 0" in log, "train reports the no-dropout boundary at cutoff 2011-09-01")
+    check("the NBD model" in log, "train says it falls back to the NBD model")
     m = re.search(r"\(LL (-?[0-9.]+)\)", log)
-    with h5py.File("om9.h5", "r") as f:
-        check("clv" not in f or "bgnbd_params" not in f["clv"], "no lifetime-value model in that bundle")
+    check(bundles_equal(["om9_1.h5", "om9_2.h5", "om9_3.h5"],
+                        ["clv/nbd_params", "clv/nbd_stderr", "clv/gg_params", "clv/gg_stderr"]),
+          "NBD and Gamma-Gamma parameters, standard errors and LL bitwise equal at 1, 2, 3 ranks")
+    with h5py.File("om9_1.h5", "r") as f:
+        c = f["clv"]
+        kind = c.attrs.get("purchase_model", b"")
+        kind = kind.decode() if isinstance(kind, bytes) else str(kind)
+        check(kind == "nbd" and "bgnbd_params" not in c and "nbd_params" in c,
+              "the bundle's lifetime-value model is NBD (purchase_model = %r)" % kind)
+        NP, NSE, NLL = c["nbd_params"][()], c["nbd_stderr"][()], c.attrs["nbd_loglik"]
+        BGLL = c.attrs["bgnbd_loglik"]
+        G9 = c["gg_params"][()]
+        opt = {k: c.attrs[k] for k in ("horizon_months", "periods_per_month", "discount_rate_monthly", "margin")}
+    with open("om9_1.json") as fh:
+        tc = json.load(fh)["train.clv"]
+    near = lambda key, v: rel(tc.get(key, np.nan), v) < 1e-9  # the summary keeps 10 digits
+    check(tc.get("model") == "nbd" and "heading to 0" in tc.get("reason", "")
+          and near("nbd_r", NP[0]) and near("nbd_alpha", NP[1]) and near("nbd_loglik", NLL)
+          and near("bgnbd_best_loglik", BGLL),
+          "run summary: train.clv model nbd, its parameters, LL, the BG/NBD LL reached and the reason")
     ref9 = summary(purch, pd.Timestamp("2011-09-01"), pd.Timestamp("2011-08-31"))
     got9 = features_summary("of9.h5")
     check(same_multiset(got9, ref9, ["x", "t_x", "T", "mx"]),
@@ -302,6 +328,33 @@ def online_retail(work):
                             options={"xatol": 1e-12, "fatol": 1e-12})
     nbd = optimize.minimize(lambda lp: -nbd_ll(lp, s9), nbd.x, method="BFGS", options={"gtol": 1e-8})
     sup = -nbd.fun
+    wse = np.exp(nbd.x) * np.sqrt(np.diag(np.linalg.inv(hessian(nbd_ll, nbd.x, s9))))
+    for n_, g, w in zip(("r", "alpha"), NP, np.exp(nbd.x)):
+        check(rel(g, w) < 1e-5, "NBD %s = %.8g (scipy %.8g, rel %.1e)" % (n_, g, w, rel(g, w)))
+    check(rel(NLL, sup) < 1e-6 and NLL >= sup - 1e-6, "NBD LL = %.6f (scipy %.6f)" % (NLL, sup))
+    for n_, g, w in zip(("r", "alpha"), NSE, wse):
+        check(rel(g, w) < 0.02, "NBD se(%s) = %.4g (scipy %.4g)" % (n_, g, w))
+    check(BGLL <= NLL, "the best BG/NBD LL reached (%.6f) is not above the NBD maximum" % BGLL)
+    print("NBD fallback: r = %.7g (%.3g), alpha = %.7g (%.3g), LL = %.4f; BG/NBD reached LL %.4f"
+          % (NP[0], NSE[0], NP[1], NSE[1], NLL, BGLL))
+
+    # scores with the NBD model: P(alive) = 1, CLV = margin E[M] (r+x)/(alpha+T) k
+    # sum_m (1+d)^-m (equal expected purchases every month), the value behind the warnings
+    # (scoring needs a churn model: a bundle with both, whose NBD model is the same bits)
+    run(2, "train", "-q", "--features", "of9.h5", "--out", "om9_s.h5", "--models", "churn,clv")
+    check(bundles_equal(["om9_1.h5", "om9_s.h5"], ["clv/nbd_params", "clv/nbd_stderr", "clv/gg_params"]),
+          "the churn + CLV bundle has the same NBD model")
+    run(2, "score", "-q", "--model", "om9_s.h5", "--features", "of9.h5", "--out", "os9.h5")
+    with h5py.File("os9.h5", "r") as f:
+        sc_clv, sc_pa, sc_val = (f["scores/" + k][()] for k in ("clv", "p_alive", "value"))
+    p_, q_, g_ = G9
+    x9, mx9, T9 = got9.x.values, got9.mx.values, got9["T"].values
+    em = np.where((x9 > 0) & (mx9 > 0), (g_ + x9 * mx9) * p_ / (p_ * x9 + q_ - 1), p_ * g_ / (q_ - 1))
+    H, k, d = int(opt["horizon_months"]), opt["periods_per_month"], opt["discount_rate_monthly"]
+    want = opt["margin"] * em * (NP[0] + x9) / (NP[1] + T9) * k * sum((1 + d) ** -mo for mo in range(1, H + 1))
+    check(np.all(np.isfinite(sc_clv)) and np.max(np.abs(sc_clv - want) / np.abs(want)) < 1e-12,
+          "CLV scores follow the NBD formula (max rel %.1e)" % np.max(np.abs(sc_clv - want) / np.abs(want)))
+    check(np.all(sc_pa == 1.0) and np.array_equal(sc_val, sc_clv), "P(alive) = 1 and the value is the CLV")
     # profile likelihood over the mean dropout probability pi = a/(a+b), maximized over r,
     # alpha and a+b: it must fall as pi grows, and stay below the no-dropout limit
     prof = []

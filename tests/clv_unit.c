@@ -23,6 +23,11 @@ static double bg_ll_direct(const rtn_bgnbd_params *p, double x, double tx, doubl
     return lA1 + lA2 + log(A3 + A4);
 }
 
+static double nbd_ll_direct(const rtn_nbd_params *p, double x, double T)
+{
+    return lgamma(p->r + x) - lgamma(p->r) + p->r * log(p->alpha) - (p->r + x) * log(p->alpha + T);
+}
+
 static double gg_ll_direct(const rtn_gg_params *g, double x, double m)
 {
     double p = g->p, q = g->q, v = g->gamma;
@@ -36,7 +41,8 @@ typedef struct {
     uint64_t boff[2];
 } sim;
 
-/* n customers with calibration lengths T ~ U(26, 52) (in weeks). */
+/* n customers with calibration lengths T ~ U(26, 52) (in weeks); bp->a == 0 simulates no
+ * dropout at all (the NBD model). */
 static void simulate(sim *s, size_t n, const rtn_bgnbd_params *bp, const rtn_gg_params *gp,
                      unsigned long seed)
 {
@@ -50,7 +56,7 @@ static void simulate(sim *s, size_t n, const rtn_bgnbd_params *bp, const rtn_gg_
     for (size_t i = 0; i < n; i++) {
         double T = 26 + 26 * gsl_rng_uniform(rng);
         double lam = gsl_ran_gamma(rng, bp->r, 1.0 / bp->alpha);
-        double pd = gsl_ran_beta(rng, bp->a, bp->b);
+        double pd = bp->a > 0 ? gsl_ran_beta(rng, bp->a, bp->b) : 0.0;
         double t = 0, tx = 0;
         int x = 0;
         for (;;) { /* repeat purchases at rate lam; dropout after each with prob pd */
@@ -277,6 +283,88 @@ int main(int argc, char **argv)
         CHECK_EQ_INT(rtn_clv_predict(&bp, &gq, NULL, 39, 5, s.x, s.tx, s.T, s.mx, NULL, NULL,
                                      es, NULL),
                      RTN_ERR_USAGE);
+        rtn_clear_error();
+    }
+
+    /* ---- the NBD model (BG/NBD without dropout) ---------------------------------------- */
+    {
+        rtn_nbd_params np = {0.7, 9.0};
+        for (double x = 0; x <= 40; x += 3) {
+            double ref = nbd_ll_direct(&np, x, 33.5);
+            CHECK_NEAR(rtn_nbd_loglik_one(&np, x, 33.5), ref, 1e-11 * fmax(1, fabs(ref)));
+        }
+        CHECK(isnan(rtn_nbd_loglik_one(&np, 1.5, 3)));
+        /* predictions: P(alive) = 1, E[Y(t)] = (r+x)/(alpha+T) t, and the CLV sum of equal
+         * monthly expectations (r+x)/(alpha+T) k, discounted */
+        rtn_purchase_model nm = {RTN_PURCHASE_NBD, {0, 0, 0, 0}, np};
+        CHECK(rtn_purchase_p_alive(&nm, 4, 20, 30) == 1.0);
+        CHECK(isnan(rtn_purchase_p_alive(&nm, 4, 31, 30)));
+        CHECK_NEAR(rtn_purchase_expected_purchases(&nm, 52, 4, 20, 30), 4.7 / 39.0 * 52,
+                   1e-14);
+        rtn_clv_options co = rtn_clv_options_default();
+        double rate = 4.7 / 39.0 * co.periods_per_month, ref = 0, disc = 1;
+        for (int m = 1; m <= co.horizon_months; m++) {
+            disc /= 1.01;
+            ref += rate * disc;
+        }
+        ref *= rtn_gg_expected_spend(&gp, 4, 25);
+        CHECK_NEAR(rtn_purchase_clv_value(&nm, &gp, &co, 4, 20, 30, 25), ref, 1e-12 * ref);
+        /* the BG/NBD kind gives the BG/NBD functions' bits */
+        rtn_purchase_model bm = {RTN_PURCHASE_BGNBD, bp, {0, 0}};
+        CHECK(rtn_purchase_p_alive(&bm, 3, 10, 20) == rtn_bgnbd_p_alive(&bp, 3, 10, 20));
+        CHECK(rtn_purchase_expected_purchases(&bm, 39, 3, 10, 20) ==
+              rtn_bgnbd_expected_purchases(&bp, 39, 3, 10, 20));
+        CHECK(rtn_purchase_clv_value(&bm, &gp, &co, 3, 10, 20, 25) ==
+              rtn_clv_value(&bp, &gp, &co, 3, 10, 20, 25));
+
+        /* recovery on 20,000 simulated customers without dropout, and the fallback:
+         * BG/NBD runs to the no-dropout boundary and rtn_purchase_fit returns the NBD fit */
+        rtn_bgnbd_params nodrop = {0.7, 9.0, 0.0, 1.0};
+        sim sn;
+        simulate(&sn, 20000, &nodrop, &gp, 777);
+        rtn_clv_data dn = sim_data(&sn);
+        rtn_nbd_fit_result nb;
+        st = rtn_nbd_fit(comm, &dn, NULL, &nb);
+        REQUIRE(st == RTN_OK);
+        CHECK(nb.converged && nb.hessian_ok);
+        CHECK(fabs(nb.params.r - 0.7) < 4 * nb.se.r);
+        CHECK(fabs(nb.params.alpha - 9.0) < 4 * nb.se.alpha);
+        double llsum = 0;
+        for (size_t i = 0; i < sn.n; i++) llsum += rtn_nbd_loglik_one(&nb.params, sn.x[i], sn.T[i]);
+        CHECK_NEAR(nb.loglik, llsum, 1e-9 * fabs(llsum));
+        /* stationary: the likelihood falls on either side of each fitted parameter */
+        for (int j = 0; j < 2; j++) {
+            rtn_nbd_params pp = nb.params, pm = nb.params;
+            double *vp = j ? &pp.alpha : &pp.r, *vm = j ? &pm.alpha : &pm.r;
+            *vp *= 1 + 1e-4;
+            *vm *= 1 - 1e-4;
+            double lp, lm;
+            REQUIRE(rtn_nbd_loglik(comm, &dn, &pp, &lp) == RTN_OK);
+            REQUIRE(rtn_nbd_loglik(comm, &dn, &pm, &lm) == RTN_OK);
+            CHECK(lp < nb.loglik && lm < nb.loglik);
+        }
+        rtn_purchase_fit_result pf;
+        st = rtn_purchase_fit(comm, &dn, NULL, &pf);
+        if (st) fprintf(stderr, "purchase fit: %s\n", rtn_errmsg());
+        REQUIRE(st == RTN_OK);
+        CHECK_EQ_INT(pf.kind, RTN_PURCHASE_NBD);
+        CHECK(pf.bgnbd.at_boundary && !pf.bgnbd.converged);
+        CHECK(pf.nbd.loglik >= pf.bgnbd.loglik);
+        CHECK(strstr(pf.bgnbd_message, "heading to 0") != NULL);
+        CHECK(memcmp(&pf.nbd.params, &nb.params, sizeof nb.params) == 0);
+        CHECK(memcmp(&pf.nbd.loglik, &nb.loglik, sizeof(double)) == 0);
+        sim_free(&sn);
+
+        /* data with dropout keep BG/NBD, bit for bit */
+        rtn_purchase_fit_result pb;
+        REQUIRE(rtn_purchase_fit(comm, &d, NULL, &pb) == RTN_OK);
+        CHECK_EQ_INT(pb.kind, RTN_PURCHASE_BGNBD);
+        CHECK(memcmp(&pb.bgnbd.params, &bg.params, sizeof bg.params) == 0);
+        /* a non-convergence that is not the boundary stays an error */
+        rtn_bgnbd_options o1 = {.max_iter = 1};
+        st = rtn_purchase_fit(comm, &d, &o1, &pb);
+        CHECK_EQ_INT(st, RTN_ERR_NUMERIC);
+        CHECK(!pb.bgnbd.at_boundary && pb.kind == RTN_PURCHASE_BGNBD);
         rtn_clear_error();
     }
 

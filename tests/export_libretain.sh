@@ -100,6 +100,32 @@ for out in ("ex-pkgconfig.out", "score_customers.out"):
     bad += not ok
 sys.exit(bad)
 PY
+# an NBD purchase model (docs/clv.md, the no-dropout fallback): the fixture bundle with its
+# purchase model swapped for NBD parameters; libretain's CLV follows the NBD formula
+"$RETAIN_PYTHON" - "$F" <<'PY' || die "NBD bundle setup"
+import shutil, sys, h5py, numpy as np
+shutil.copy(sys.argv[1] + "/m.h5", "m_nbd.h5")
+with h5py.File("m_nbd.h5", "a") as f:
+    c = f["clv"]
+    del c["bgnbd_params"], c["bgnbd_stderr"]
+    c["nbd_params"] = np.array([0.7, 9.5]); c["nbd_stderr"] = np.array([0.02, 0.4])
+    c.attrs["purchase_model"] = "nbd"; c.attrs["nbd_loglik"] = -1234.5; c.attrs["nbd_converged"] = 1
+PY
+LD_LIBRARY_PATH=$libdir ./ex-pkgconfig m_nbd.h5 customers.csv > nbd.out 2> nbd.err || die "NBD bundle: $(cat nbd.err)"
+"$RETAIN_PYTHON" - <<'PY' || die "libretain CLV with the NBD model"
+import csv, h5py, numpy as np
+c = h5py.File("m_nbd.h5", "r")["clv"]
+r, al = c["nbd_params"][()]; p, q, g = c["gg_params"][()]
+H, k, d, mu = (c.attrs[a] for a in ("horizon_months", "periods_per_month", "discount_rate_monthly", "margin"))
+inp = list(csv.DictReader(open("customers.csv"))); out = list(csv.DictReader(open("nbd.out")))
+x, T, mx = (np.array([float(row[n]) for row in inp]) for n in ("clv_x", "clv_T", "clv_mean_repeat_spend"))
+em = np.where((x > 0) & (mx > 0), (g + x * mx) * p / (p * x + q - 1), p * g / (q - 1))
+want = mu * em * (r + x) / (al + T) * k * sum((1 + d) ** -m for m in range(1, int(H) + 1))
+got = np.array([float(row["clv"]) for row in out])
+err = np.max(np.abs(got - want) / np.abs(want)) if len(got) == len(want) else np.inf
+print(("ok   " if err < 1e-12 else "FAIL ") + f"libretain with an NBD bundle: {len(got)} CLVs = the NBD formula (max rel {err:.1e})")
+raise SystemExit(0 if err < 1e-12 else 1)
+PY
 # errors come back as messages, not crashes
 out=$(LD_LIBRARY_PATH=$libdir ./ex-pkgconfig missing.h5 customers.csv 2>&1); code=$?
 [[ $code == 1 ]] && grep -q "cannot open 'missing.h5'" <<<"$out" && ok "missing bundle: $out" || die "missing bundle: $code $out"

@@ -21,6 +21,20 @@ cmp -s wl1.csv wl2.csv && cmp -s wl1.csv wl3.csv || die "warning list differs be
 R 1 score --model m.h5 --features missing.h5 --out x.h5 >/dev/null 2>&1; [[ $? == 3 ]] || die "missing features must exit 3"
 R 1 score --model f.h5 --features f.h5 --out x.h5 >/dev/null 2>&1; [[ $? == 4 ]] || die "a features file as model must exit 4"
 R 1 score --features f.h5 --out x.h5 >/dev/null 2>&1; [[ $? == 2 ]] || die "missing --model must exit 2"
+# /clv@purchase_model: a BG/NBD bundle is written without it (older bundles have none); an
+# explicit "bgnbd" scores the same, an unknown kind is a format error
+"$RETAIN_PYTHON" - <<'PY' || die "purchase_model attribute setup"
+import shutil, h5py
+with h5py.File("m.h5", "r") as f:
+    assert "purchase_model" not in f["clv"].attrs, "a BG/NBD bundle carries no purchase_model"
+for name, kind in (("m_bg.h5", "bgnbd"), ("m_bad.h5", "gompertz")):
+    shutil.copy("m.h5", name)
+    with h5py.File(name, "a") as f:
+        f["clv"].attrs["purchase_model"] = kind
+PY
+R 2 score --model m_bg.h5 --features f.h5 --out sc_bg.h5 -q || die "score with purchase_model = bgnbd"
+h5diff -q sc1.h5 sc_bg.h5 /scores || die "purchase_model = bgnbd must score like a bundle without it"
+R 1 score --model m_bad.h5 --features f.h5 --out x.h5 >/dev/null 2>&1; [[ $? == 4 ]] || die "an unknown purchase_model must exit 4"
 "$RETAIN_PYTHON" - "$W" "$RETAIN_SOURCE_DIR/tests" <<'PY' || fail=1
 import csv, sys
 import h5py, numpy as np
@@ -103,6 +117,50 @@ check(all(r["preferred_category"] == (cats[pc[idx[r["customer"]]]] if pc[idx[r["
 coupon = S["scores/action"][()] == 3
 check(coupon.any() and (pc[coupon] >= 0).all(), f"every category_coupon customer has a category ({coupon.sum()} coupons)")
 sys.exit(1 if bad else 0)
+PY
+# The NBD purchase model (what train writes when BG/NBD's maximum is on the no-dropout
+# boundary, docs/clv.md): the same bundle with its purchase model swapped for NBD parameters
+# is scored, shown, diffed, exported and reported with the NBD formulas.
+"$RETAIN_PYTHON" - <<'PY' || die "NBD bundle setup"
+import shutil, h5py, numpy as np
+shutil.copy("m.h5", "m_nbd.h5")
+with h5py.File("m_nbd.h5", "a") as f:
+    c = f["clv"]
+    del c["bgnbd_params"], c["bgnbd_stderr"]
+    c["nbd_params"] = np.array([0.7, 9.5]); c["nbd_stderr"] = np.array([0.02, 0.4])
+    c.attrs["purchase_model"] = "nbd"; c.attrs["nbd_loglik"] = -1234.5; c.attrs["nbd_converged"] = 1
+PY
+R 2 score --model m_nbd.h5 --features f.h5 --out sc_nbd.h5 -q || die "score with an NBD bundle"
+R 1 model show m_nbd.h5 > show_nbd.txt 2>&1 || die "model show of an NBD bundle"
+grep -q "NBD r 0.7 " show_nbd.txt || die "model show prints the NBD parameters: $(cat show_nbd.txt)"
+R 1 model diff m.h5 m_nbd.h5 > diff_nbd.txt 2>&1 || die "model diff BG/NBD vs NBD"
+grep -Eq "purchase model +BG/NBD +NBD" diff_nbd.txt && grep -Eq "^ +alpha +[0-9.]+ +9.5" diff_nbd.txt ||
+  die "model diff shows both purchase models: $(cat diff_nbd.txt)"
+R 1 export --model m_nbd.h5 --json m_nbd.json || die "JSON export of an NBD bundle"
+R 1 report --store s.h5 --features f.h5 --model m_nbd.h5 --scores sc_nbd.h5 --out r_nbd.html -q || die "report with an NBD bundle"
+grep -q "NBD purchase model" r_nbd.html || die "the report names the NBD purchase model"
+"$RETAIN_PYTHON" - <<'PY' || fail=1
+import json, h5py, numpy as np
+bad = 0
+def check(ok, what):
+    global bad
+    print(("ok   " if ok else "FAIL ") + what); bad += 0 if ok else 1
+B = h5py.File("m_nbd.h5", "r"); F = h5py.File("f.h5", "r"); S = h5py.File("sc_nbd.h5", "r")
+c = B["clv"]
+r, al = c["nbd_params"][()]
+p, q, g = c["gg_params"][()]
+H, k, d, mu = (c.attrs[a] for a in ("horizon_months", "periods_per_month", "discount_rate_monthly", "margin"))
+x, T, mx = (F[f"customers/clv_{n}"][()] for n in ("x", "T", "mean_repeat_spend"))
+em = np.where((x > 0) & (mx > 0), (g + x * mx) * p / (p * x + q - 1), p * g / (q - 1))
+want = mu * em * (r + x) / (al + T) * k * sum((1 + d) ** -m for m in range(1, int(H) + 1))
+got = S["scores/clv"][()]
+check(np.all(S["scores/p_alive"][()] == 1.0), "NBD: P(alive) = 1")
+check(np.max(np.abs(got - want) / np.abs(want)) < 1e-12, "NBD: CLV = margin E[M] (r+x)/(alpha+T) k sum (1+d)^-m")
+check(np.array_equal(S["scores/value"][()], got), "NBD: the value behind the warnings is the CLV")
+J = json.load(open("m_nbd.json"))["clv"]
+check(J.get("purchase_model") == "nbd" and J["nbd"] == {"r": 0.7, "alpha": 9.5} and J["bgnbd"] is None
+      and J["nbd_stderr"] == {"r": 0.02, "alpha": 0.4}, "JSON export: purchase_model, nbd, nbd_stderr, bgnbd null")
+import sys; sys.exit(1 if bad else 0)
 PY
 [[ $fail == 0 ]] && echo "score_e2e: all checks passed"
 exit $fail

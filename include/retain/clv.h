@@ -38,6 +38,12 @@ typedef struct {
     double p, q, gamma;
 } rtn_gg_params;
 
+/* The NBD purchase model: BG/NBD without dropout (its limit a/(a+b) -> 0). Poisson
+ * purchases with a Gamma(r, alpha) distributed rate. */
+typedef struct {
+    double r, alpha;
+} rtn_nbd_params;
+
 /* Optimizer settings; zero fields take the defaults in brackets. */
 typedef struct {
     int max_iter;                 /* [1000] BFGS iterations */
@@ -55,6 +61,13 @@ typedef struct {
 } rtn_gg_options;
 
 typedef struct {
+    int max_iter;
+    double gtol;
+    double hess_step;
+    const rtn_nbd_params *init;
+} rtn_nbd_options;
+
+typedef struct {
     rtn_bgnbd_params params;
     rtn_bgnbd_params se;   /* standard errors (NaN when the Hessian is not positive definite) */
     double cov[4][4];      /* covariance of (r, alpha, a, b) */
@@ -65,6 +78,8 @@ typedef struct {
     int iterations;
     int converged;
     int hessian_ok;
+    int at_boundary;       /* not converged with a/(a+b) heading to 0: the likelihood rises
+                              towards the NBD model without dropout */
 } rtn_bgnbd_fit_result;
 
 typedef struct {
@@ -80,6 +95,28 @@ typedef struct {
     int hessian_ok;
 } rtn_gg_fit_result;
 
+typedef struct {
+    rtn_nbd_params params;
+    rtn_nbd_params se;
+    double cov[2][2];      /* covariance of (r, alpha) */
+    double loglik;
+    double grad_norm;
+    uint64_t n_customers;
+    uint64_t n_repeaters;
+    int iterations;
+    int converged;
+    int hessian_ok;
+} rtn_nbd_fit_result;
+
+/* Which purchase model a lifetime-value model uses. */
+typedef enum { RTN_PURCHASE_BGNBD = 0, RTN_PURCHASE_NBD = 1 } rtn_purchase_kind;
+
+typedef struct {
+    rtn_purchase_kind kind;
+    rtn_bgnbd_params bgnbd; /* kind == RTN_PURCHASE_BGNBD */
+    rtn_nbd_params nbd;     /* kind == RTN_PURCHASE_NBD */
+} rtn_purchase_model;
+
 /* Collective over comm. opt may be NULL. Fails with RTN_ERR_DATA on invalid rows (the
  * message names rank and local row) or when no customer repeats, RTN_ERR_NUMERIC when the
  * optimizer fails or does not converge within max_iter. */
@@ -87,16 +124,39 @@ rtn_status rtn_bgnbd_fit(MPI_Comm comm, const rtn_clv_data *d, const rtn_bgnbd_o
                          rtn_bgnbd_fit_result *out);
 rtn_status rtn_gg_fit(MPI_Comm comm, const rtn_clv_data *d, const rtn_gg_options *opt,
                       rtn_gg_fit_result *out);
+/* Same errors as rtn_bgnbd_fit. */
+rtn_status rtn_nbd_fit(MPI_Comm comm, const rtn_clv_data *d, const rtn_nbd_options *opt,
+                       rtn_nbd_fit_result *out);
+
+/* Collective: the purchase model of a lifetime-value model. Fits BG/NBD (opt may be NULL;
+ * its settings apply to both fits, init to BG/NBD only); when its
+ * likelihood rises towards the no-dropout boundary (bgnbd.at_boundary) fits the NBD model,
+ * the BG/NBD limit there, and returns it (kind = RTN_PURCHASE_NBD) provided it converges
+ * and its log-likelihood is not below the best BG/NBD point reached. Any other BG/NBD
+ * failure is returned as is. bgnbd is filled either way; nbd only for the fallback. */
+typedef struct {
+    rtn_purchase_kind kind;
+    rtn_bgnbd_fit_result bgnbd;
+    rtn_nbd_fit_result nbd;
+    char bgnbd_message[512]; /* for the fallback: why BG/NBD was not used */
+} rtn_purchase_fit_result;
+
+rtn_status rtn_purchase_fit(MPI_Comm comm, const rtn_clv_data *d, const rtn_bgnbd_options *opt,
+                            rtn_purchase_fit_result *out);
 
 /* Collective: the total log-likelihood at given parameters (deterministic reduction). */
 rtn_status rtn_bgnbd_loglik(MPI_Comm comm, const rtn_clv_data *d, const rtn_bgnbd_params *p,
                             double *ll);
 rtn_status rtn_gg_loglik(MPI_Comm comm, const rtn_clv_data *d, const rtn_gg_params *p,
                          double *ll);
+rtn_status rtn_nbd_loglik(MPI_Comm comm, const rtn_clv_data *d, const rtn_nbd_params *p,
+                          double *ll);
 
 /* One customer's log-likelihood terms (NaN on invalid input). */
 double rtn_bgnbd_loglik_one(const rtn_bgnbd_params *p, double x, double t_x, double T);
 double rtn_gg_loglik_one(const rtn_gg_params *p, double x, double mx);
+/* lnGamma(r+x) - lnGamma(r) + r log(alpha) - (r+x) log(alpha+T); t_x does not enter. */
+double rtn_nbd_loglik_one(const rtn_nbd_params *p, double x, double T);
 
 /* P(alive | x, t_x, T). */
 double rtn_bgnbd_p_alive(const rtn_bgnbd_params *p, double x, double t_x, double T);
@@ -105,6 +165,12 @@ double rtn_bgnbd_expected_purchases(const rtn_bgnbd_params *p, double t, double 
                                     double T);
 /* E[X(t)]: expected purchases in (0, t] of a customer who has just made a first purchase. */
 double rtn_bgnbd_expected_purchases_uncond(const rtn_bgnbd_params *p, double t);
+/* NBD: E[Y(t) | x, T] = (r+x)/(alpha+T) * t (P(alive) is 1). */
+double rtn_nbd_expected_purchases(const rtn_nbd_params *p, double t, double x, double T);
+/* Either purchase model: P(alive) (1 for NBD) and E[Y(t) | x, t_x, T]. */
+double rtn_purchase_p_alive(const rtn_purchase_model *pm, double x, double t_x, double T);
+double rtn_purchase_expected_purchases(const rtn_purchase_model *pm, double t, double x,
+                                       double t_x, double T);
 /* E[M | x, mx] = (gamma + x*mx) * p / (p*x + q - 1); for x == 0 (or mx <= 0) the population
  * mean p*gamma/(q-1). NaN when q <= 1. */
 double rtn_gg_expected_spend(const rtn_gg_params *p, double x, double mx);
@@ -124,6 +190,10 @@ rtn_clv_options rtn_clv_options_default(void);
 
 double rtn_clv_value(const rtn_bgnbd_params *bg, const rtn_gg_params *gg,
                      const rtn_clv_options *opt, double x, double t_x, double T, double mx);
+/* The same sum with either purchase model's E[Y(t)]. */
+double rtn_purchase_clv_value(const rtn_purchase_model *pm, const rtn_gg_params *gg,
+                              const rtn_clv_options *opt, double x, double t_x, double T,
+                              double mx);
 
 /* Batch scoring of n customers; any output array may be NULL. t is the horizon of
  * expected_purchases. Fails (RTN_ERR_NUMERIC, naming the row) when a value is not finite. */

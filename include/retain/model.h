@@ -83,10 +83,14 @@ typedef struct {
 
     /* lifetime value (time unit: weeks) */
     int has_clv;
-    rtn_bgnbd_params bgnbd, bgnbd_se;
-    double bgnbd_loglik;
+    rtn_purchase_kind purchase_kind; /* /clv@purchase_model; absent in a bundle = BG/NBD */
+    rtn_bgnbd_params bgnbd, bgnbd_se; /* BG/NBD only */
+    double bgnbd_loglik;         /* NBD: the best BG/NBD log-likelihood reached */
     int bgnbd_converged;
-    uint64_t bgnbd_n;
+    uint64_t bgnbd_n;            /* customers in the purchase-model fit */
+    rtn_nbd_params nbd, nbd_se;  /* NBD only */
+    double nbd_loglik;
+    int nbd_converged;
     int has_gg;
     rtn_gg_params gg, gg_se;
     double gg_loglik;

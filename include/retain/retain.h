@@ -43,7 +43,8 @@ typedef struct {
     const char *risk_tier_name; /* "low" ... "critical"; "" without churn model */
     int segment_id;             /* stable segment id; -1 without segments */
     const char *segment_name;   /* the segment's name; "" without segments */
-    double p_alive;             /* BG/NBD P(alive); NaN without a CLV model or clv input */
+    double p_alive;             /* BG/NBD P(alive) (1 for the NBD model); NaN without a CLV
+                                   model or clv input */
     double expected_purchases;  /* over the bundle's CLV horizon; NaN likewise */
     double clv;                 /* lifetime value; NaN likewise (or without Gamma-Gamma) */
     double value;               /* clv when available, else the monetary_total feature (0 when absent) */
