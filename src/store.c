@@ -145,8 +145,9 @@ void rtn_strdict_free(rtn_strdict *d)
 
 /* ---------------------------------------------------------------- digests */
 
-/* Per-bucket digests are XXH3-128 (xxHash): they detect damage and identify content at
- * memory speed; the SHA-256 content digest over them identifies the whole store. */
+/* Per-bucket digests are XXH3-128 (xxHash) since format version 2: they detect damage and
+ * identify content at memory speed (version 1 stores carry SHA-256 ones, still verified);
+ * the SHA-256 content digest over them identifies the whole store. */
 struct rtn_bucket_hasher {
     XXH3_state_t *state; /* format version 2 */
     EVP_MD_CTX *sha;     /* format version 1 */
@@ -713,8 +714,9 @@ void rtn_store_scan_begin(rtn_store_scan *it, rtn_store *s, uint32_t b0, uint32_
     it->view_n = 0;
 }
 
-rtn_status rtn_store_scan_next(rtn_store_scan *it, rtn_txn_block *blk, uint32_t *bb0,
-                               uint32_t *bb1)
+/* The scan's next block: whole buckets [*bb0, *bb1) up to max_rows rows (at least one
+ * bucket, however big); an empty range at the end. */
+static void scan_advance(rtn_store_scan *it, uint32_t *bb0, uint32_t *bb1)
 {
     const uint64_t *off = it->store->info.bucket_offsets;
     uint32_t b0 = it->next, b1 = it->next;
@@ -722,6 +724,14 @@ rtn_status rtn_store_scan_next(rtn_store_scan *it, rtn_txn_block *blk, uint32_t 
     *bb0 = b0;
     *bb1 = b1;
     it->next = b1;
+}
+
+rtn_status rtn_store_scan_next(rtn_store_scan *it, rtn_txn_block *blk, uint32_t *bb0,
+                               uint32_t *bb1)
+{
+    const uint64_t *off = it->store->info.bucket_offsets;
+    scan_advance(it, bb0, bb1);
+    uint32_t b0 = *bb0, b1 = *bb1;
     if (b0 == b1) {
         blk->n = 0;
         return RTN_OK;
@@ -876,11 +886,8 @@ rtn_status rtn_store_scan_view(rtn_store_scan *it, rtn_txn_block *blk, rtn_txn_b
         it->view_n = 0;
     }
     const uint64_t *off = s->info.bucket_offsets;
-    uint32_t b0 = it->next, b1 = it->next;
-    while (b1 < it->end && (b1 == b0 || off[b1 + 1] - off[b0] <= it->max_rows)) b1++;
-    *bb0 = b0;
-    *bb1 = b1;
-    it->next = b1;
+    scan_advance(it, bb0, bb1);
+    uint32_t b0 = *bb0, b1 = *bb1;
     memset(view, 0, sizeof *view);
     if (b0 == b1) return RTN_OK;
     uint64_t row0 = off[b0];
