@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   # build
   build-essential cmake pkg-config git
+  xz-utils  # unpacks the compressed datasets of data-samples/ for the tests
   # MPI, parallel HDF5, math
   libopenmpi-dev openmpi-bin openmpi-common libhdf5-openmpi-dev hdf5-tools
   libopenblas-dev libgsl-dev
@@ -42,7 +43,7 @@ install_ort_node() {
     return 0
   fi
   if ! command -v npm >/dev/null; then
-    echo "install-deps: no npm: the ONNX Runtime test will be skipped" >&2
+    echo "install-deps: no npm: the ONNX Runtime test (export.onnxruntime) will fail" >&2
     return 0
   fi
   mkdir -p "$ORT_NODE_PREFIX"
@@ -51,7 +52,7 @@ install_ort_node() {
   echo "install-deps: npm install onnxruntime-node@$ORT_NODE_VERSION into $ORT_NODE_PREFIX"
   if ! (cd "$ORT_NODE_PREFIX" && npm install --ignore-scripts --no-audit --no-fund --save-exact \
           "onnxruntime-node@$ORT_NODE_VERSION" >/dev/null); then
-    echo "install-deps: npm install onnxruntime-node failed: the ONNX Runtime test will be skipped" >&2
+    echo "install-deps: npm install onnxruntime-node failed: the ONNX Runtime test (export.onnxruntime) will fail" >&2
   fi
 }
 

@@ -1,14 +1,18 @@
-/* Shared helpers of the CLV tests: read the CDNOW files of the shared data directory.
+/* Shared helpers of the CLV tests: read the CDNOW files of data-samples/cdnow, which the build
+ * unpacks and verifies into $RETAIN_DATA_DIR.
  * Prototypes are repeated in each test (clv_common_decl below). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Path of a file under $RETAIN_SHARED_DATA/cdnow (malloc'ed). */
+/* Path of a file under $RETAIN_DATA_DIR/cdnow (malloc'ed). */
 char *clv_cdnow_path(const char *name)
 {
-    const char *dir = getenv("RETAIN_SHARED_DATA");
-    if (!dir || !*dir) dir = "/work/shared/data";
+    const char *dir = getenv("RETAIN_DATA_DIR");
+    if (!dir || !*dir) {
+        fprintf(stderr, "FAIL: RETAIN_DATA_DIR is not set (run the test through ctest)\n");
+        exit(1);
+    }
     size_t len = strlen(dir) + strlen(name) + 16;
     char *p = malloc(len);
     if (p) snprintf(p, len, "%s/cdnow/%s", dir, name);

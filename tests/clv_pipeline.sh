@@ -5,10 +5,10 @@
 # and `retain train --models clv` fits BG/NBD and Gamma-Gamma, at 1, 2 and 3 ranks.
 # Published: BG/NBD r = 0.2426, alpha = 4.4136, a = 0.7929, b = 2.4259, LL = -9582.43
 # (Fader, Hardie & Lee 2005; CLVTools); Gamma-Gamma p = 6.25, q = 3.74, gamma = 15.44,
-# LL = -4055.92 (Fader & Hardie 2013). ../shared/data/cdnow/README.txt.
+# LL = -4055.92 (Fader & Hardie 2013). Sources: data-samples/README.md.
 set -u
-SAMPLE=$RETAIN_SHARED_DATA/cdnow/CDNOW_sample.txt
-[[ -r $SAMPLE ]] || { echo "CDNOW sample not found at $SAMPLE: skipped"; exit 77; }
+SAMPLE=$RETAIN_DATA_DIR/cdnow/CDNOW_sample.txt
+[[ -r $SAMPLE ]] || { echo "FAIL: $SAMPLE is missing (the build unpacks data-samples/ there)"; exit 1; }
 W=${RETAIN_TEST_TMP:-$PWD}/clv_pipeline
 rm -rf "$W"; mkdir -p "$W"; cd "$W"
 MPI=("$RETAIN_MPIEXEC" $RETAIN_MPIEXEC_FLAGS)

@@ -37,7 +37,7 @@ from scipy import optimize, special
 
 BIN = os.environ["RETAIN_BIN"]
 SRC = os.environ["RETAIN_SOURCE_DIR"]
-DATA = os.environ.get("RETAIN_SHARED_DATA", "/work/shared/data")
+DATA = os.environ["RETAIN_DATA_DIR"]
 MPI = [os.environ["RETAIN_MPIEXEC"]] + os.environ.get("RETAIN_MPIEXEC_FLAGS", "").split()
 failures = []
 
@@ -213,9 +213,6 @@ def table_row(label, n, window, bg, bg_se, bg_ll_, gg=None, gg_se=None, gg_ll_=N
 
 def grocery(work):
     csv = os.path.join(DATA, "grocery_btydplus", "groceryElog.csv")
-    if not os.path.exists(csv):
-        print("groceryElog.csv not found at %s: skipped" % csv)
-        return 77
     run(2, "ingest", "-q", "--mapping", os.path.join(SRC, "data-samples", "grocery.ini"),
         "--key", "key.hex", "--buckets", "64", "--out", "g.h5", csv)
     run(2, "features", "-q", "--store", "g.h5", "--cutoff", "2007-01-01", "--horizon", "364",
@@ -252,9 +249,6 @@ def grocery(work):
 
 def online_retail(work):
     csv = os.path.join(DATA, "online_retail", "online_retail_2010_2011.csv")
-    if not os.path.exists(csv):
-        print("Online Retail CSV not found at %s: skipped" % csv)
-        return 77
     run(2, "ingest", "-q", "--format", "online-retail", "--key", "key.hex", "--buckets", "64",
         "--out", "or.h5", csv)
     purch = online_retail_purchases(csv)

@@ -9,8 +9,7 @@ set(FEATURES_TMP ${RETAIN_TEST_TMP}/features)
 rtn_add_script_test(features.e2e TIMEOUT 600
   COMMAND ${RETAIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/features_e2e.py ${FEATURES_TMP}/e2e
           $<TARGET_FILE:features_load>)
-# Needs `retain ingest --format online-retail`; skipped (exit 77) while it is not built.
+# UCI Online Retail (data-samples/online_retail) through `retain ingest --format online-retail`.
 rtn_add_script_test(features.online_retail TIMEOUT 600
   COMMAND ${RETAIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/features_online_retail.py
           ${FEATURES_TMP}/online_retail)
-set_tests_properties(features.online_retail PROPERTIES SKIP_RETURN_CODE 77)

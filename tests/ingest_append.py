@@ -9,7 +9,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ingest_common import SHARED, Checker, ingest, load, make_key, same_store  # noqa: E402
+from ingest_common import DATA_DIR, Checker, ingest, load, make_key, same_store  # noqa: E402
 
 work = sys.argv[1]
 os.makedirs(work, exist_ok=True)
@@ -17,7 +17,7 @@ os.chdir(work)
 check = Checker()
 make_key("key")
 make_key("otherkey")
-full = os.path.join(SHARED, "online_retail", "online_retail_2010_2011.csv")
+full = os.path.join(DATA_DIR, "online_retail", "online_retail_2010_2011.csv")
 with open(full, encoding="utf-8") as f:
     lines = [next(f) for _ in range(90001)]
 hdr, data = lines[0], lines[1:]

@@ -10,14 +10,14 @@ from datetime import datetime, timezone
 from decimal import Decimal
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ingest_common import SHARED, SOURCE, Checker, ingest, load, make_key, pseudonym, same_store  # noqa: E402
+from ingest_common import DATA_DIR, SOURCE, Checker, ingest, load, make_key, pseudonym, same_store  # noqa: E402
 
 work = sys.argv[1]
 os.makedirs(work, exist_ok=True)
 os.chdir(work)
 check = Checker()
 key = make_key("key")
-master = os.path.join(SHARED, "cdnow", "CDNOW_master.txt")
+master = os.path.join(DATA_DIR, "cdnow", "CDNOW_master.txt")
 
 exp = defaultdict(list)
 with open(master) as f:

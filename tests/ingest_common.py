@@ -10,7 +10,7 @@ import numpy as np
 BIN = os.environ["RETAIN_BIN"]
 MPIEXEC = os.environ["RETAIN_MPIEXEC"]
 MPIFLAGS = os.environ.get("RETAIN_MPIEXEC_FLAGS", "").replace(";", " ").split()
-SHARED = os.environ.get("RETAIN_SHARED_DATA", "")
+DATA_DIR = os.environ["RETAIN_DATA_DIR"]  # data-samples/, unpacked and verified by the build
 SOURCE = os.environ.get("RETAIN_SOURCE_DIR", "")
 M64 = (1 << 64) - 1
 COLUMNS = ("customer", "time", "amount", "quantity", "item", "category", "store", "channel",

@@ -25,7 +25,7 @@ import numpy as np
 BIN = os.environ["RETAIN_BIN"]
 MPIEXEC = os.environ["RETAIN_MPIEXEC"]
 MPIFLAGS = os.environ.get("RETAIN_MPIEXEC_FLAGS", "").replace(";", " ").split()
-DATA = os.path.join(os.environ["RETAIN_SHARED_DATA"], "online_retail",
+DATA = os.path.join(os.environ["RETAIN_DATA_DIR"], "online_retail",
                     "online_retail_2010_2011.csv")
 WORK = sys.argv[1] if len(sys.argv) > 1 else os.getcwd()
 os.makedirs(WORK, exist_ok=True)

@@ -7,7 +7,7 @@ set -u
 W=${RETAIN_TEST_TMP:-$PWD}/report_online_retail
 rm -rf "$W"; mkdir -p "$W"; cd "$W"
 . "$RETAIN_SOURCE_DIR/tests/report_common.sh"
-CSV=$RETAIN_SHARED_DATA/online_retail/online_retail_2010_2011.csv
+CSV=$RETAIN_DATA_DIR/online_retail/online_retail_2010_2011.csv
 [[ -r $CSV ]] || { echo "FAIL: $CSV is missing"; exit 1; }
 (umask 077 && printf 'report-test-key-0123456789abcdef' > k.key)
 R 2 ingest --format online-retail --key k.key --out s.h5 --max-reject-rate 0.5 -q "$CSV" || die ingest
