@@ -26,9 +26,10 @@ static void put_f64(ck_writer *w, const char *name, const double *v, size_t rows
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
     hid_t sp = H5Screate_simple(cols ? 2 : 1, dims, NULL);
+    errno = 0;
     hid_t d = H5Dcreate2(w->file, name, H5T_IEEE_F64LE, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
     if (d < 0 || (rows && H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) < 0))
-        w->st = rtn_fail(RTN_ERR_IO, "writing %s", name);
+        w->st = rtn_fail(RTN_ERR_IO, "dataset %s: %s", name, errno ? strerror(errno) : "HDF5 error");
     if (d >= 0) H5Dclose(d);
     H5Sclose(sp);
     H5Pclose(lcpl);
@@ -128,15 +129,18 @@ static rtn_status write_file(const char *tmp, const char *key, const rtn_logreg_
                              const rtn_kmeans_state *seg)
 {
     rtn_h5_quiet();
+    errno = 0;
     ck_writer w = {H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT), tmp, RTN_OK};
-    if (w.file < 0) return rtn_fail(RTN_ERR_IO, "cannot create '%s'", tmp);
+    if (w.file < 0) {
+        const char *problem = rtn_atomic_create_problem(tmp, errno);
+        return rtn_fail(RTN_ERR_IO, "cannot create '%s': %s", tmp, problem ? problem : "HDF5 error");
+    }
     put_str(&w, w.file, "format", RTN_CHECKPOINT_FORMAT);
     put_i64(&w, w.file, "format_version", RTN_CHECKPOINT_FORMAT_VERSION);
     put_str(&w, w.file, "key", key);
     if (churn && churn->valid) write_churn(&w, churn);
     if (seg && seg->valid) write_segments(&w, seg);
-    if (H5Fclose(w.file) < 0 && w.st == RTN_OK) w.st = rtn_fail(RTN_ERR_IO, "closing '%s'", tmp);
-    return w.st;
+    return rtn_h5_close_output(w.file, tmp, tmp, w.st, MPI_COMM_NULL);
 }
 
 rtn_status rtn_checkpoint_write(MPI_Comm comm, const char *path, const char *key,

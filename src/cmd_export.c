@@ -1,5 +1,6 @@
 /* retain export --model BUNDLE [--onnx FILE] [--json FILE]: the bundle for serving systems
  * (docs/serving.md). Rank 0 does the work (a bundle is small); other ranks wait and agree. */
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -82,7 +83,8 @@ static rtn_status write_all(out_file *o, int n)
     }
     for (int i = 0; i < n && st == RTN_OK; i++)
         if (o[i].len && fwrite(o[i].data, 1, o[i].len, o[i].af.fp) != o[i].len)
-            st = rtn_fail(RTN_ERR_IO, "writing %s model '%s' failed", o[i].what, o[i].path);
+            st = rtn_fail(RTN_ERR_IO, "writing %s model '%s' failed: %s", o[i].what, o[i].path,
+                          strerror(errno));
     for (int i = 0; i < n && st == RTN_OK; i++) {
         o[i].open = 0;
         st = rtn_atomic_close(&o[i].af);

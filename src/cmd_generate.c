@@ -262,6 +262,7 @@ static const char *const CHANNEL_NAME[3] = {"in-store", "online", "app"};
 typedef struct {
     char tmp[RTN_PATH_MAX];     /* final file's temporary name (chosen by rank 0) */
     char part[RTN_PATH_MAX + 32];
+    const char *path;           /* the final name, for messages */
     FILE *fp;
     const rtn_strdict *item, *cat, *store;
     int64_t cached_day;
@@ -271,6 +272,7 @@ typedef struct {
 static rtn_status csv_open(csv_writer *c, MPI_Comm comm, const char *path, int rank)
 {
     c->fp = NULL;
+    c->path = path;
     c->cached_day = INT64_MIN;
     RTN_TRY(rtn_atomic_tmpname_collective(comm, path, c->tmp, sizeof c->tmp));
     snprintf(c->part, sizeof c->part, "%s.part%d", c->tmp, rank);
@@ -319,7 +321,8 @@ static rtn_status csv_rows(csv_writer *c, const rtn_txn_block *b, const uint64_t
                 c->item->s[b->item[i]], c->cat->s[b->category[i]], c->store->s[b->store[i]],
                 CHANNEL_NAME[b->channel[i]], q, up, am);
     }
-    if (ferror(c->fp)) return rtn_fail(RTN_ERR_IO, "writing '%s' failed", c->part);
+    if (ferror(c->fp))
+        return rtn_fail(RTN_ERR_IO, "writing '%s' failed: %s", c->path, strerror(errno));
     return RTN_OK;
 }
 
@@ -333,7 +336,7 @@ static rtn_status csv_finish(csv_writer *c, MPI_Comm comm, const char *path, rtn
     MPI_Comm_size(comm, &size);
     if (c->fp) {
         if (fclose(c->fp) != 0 && st == RTN_OK)
-            st = rtn_fail(RTN_ERR_IO, "writing '%s' failed: %s", c->part, strerror(errno));
+            st = rtn_fail(RTN_ERR_IO, "writing '%s' failed: %s", path, strerror(errno));
         c->fp = NULL;
     }
     st = rtn_agree(comm, st);
@@ -370,13 +373,23 @@ static rtn_status csv_finish(csv_writer *c, MPI_Comm comm, const char *path, rtn
                     break;
                 }
                 MPI_Status ms;
-                if (MPI_File_write_at(fh, (MPI_Offset)(off + done), buf, (int)got, MPI_BYTE,
-                                      &ms) != MPI_SUCCESS)
-                    st = rtn_fail(RTN_ERR_IO, "writing '%s' failed", c->tmp);
+                errno = 0;
+                int we = MPI_File_write_at(fh, (MPI_Offset)(off + done), buf, (int)got,
+                                           MPI_BYTE, &ms);
+                int wrote = 0;
+                if (we == MPI_SUCCESS) MPI_Get_count(&ms, MPI_BYTE, &wrote);
+                if (we != MPI_SUCCESS || (size_t)wrote != got) {
+                    /* Open MPI's OMPIO can report a failed write as a short one */
+                    char why[MPI_MAX_ERROR_STRING];
+                    st = rtn_fail(RTN_ERR_IO, "writing '%s' failed: %s", path,
+                                  rtn_mpi_io_cause(we, errno ? errno : EIO, why, sizeof why));
+                }
                 done += got;
             }
             if (f) fclose(f);
             free(buf);
+            st = rtn_agree_bounded(comm, st, rtn_atomic_abandon_all, NULL);
+            if (st) rtn_atomic_divert(c->tmp);
             MPI_File_close(&fh);
         }
         st = rtn_agree(comm, st);

@@ -1,5 +1,6 @@
 /* retain score: scores every customer of a features file with a model bundle, writes the
  * scores (HDF5, optional CSV) and the churn warning list. Identical for any rank count. */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -37,7 +38,10 @@ const char rtn_usage_score[] =
     "  --csv FILE           the same scores as CSV, one line per customer\n"
     "  --top N              write the churn warning list: the N customers with the highest\n"
     "                       expected loss (default file: warning-list.csv next to SCORES)\n"
-    "  --warning-list FILE  where the warning list goes\n";
+    "  --warning-list FILE  where the warning list goes\n"
+    "  --allow-currency-mismatch\n"
+    "                       score although FEATURES' currency differs from the currency\n"
+    "                       the model was trained in (values are then not comparable)\n";
 
 /* Order-preserving map of doubles to unsigned integers (for exact global quantiles). */
 static uint64_t dkey(double v)
@@ -219,11 +223,23 @@ static rtn_status write_csv(MPI_Comm comm, const char *path, const rtn_model *m,
         MPI_Allreduce(&nrounds, &maxr, 1, MPI_INT, MPI_MAX, comm);
         for (int r = 0; r < maxr; r++) {
             int cnt = (int)(len - done > (1u << 30) ? (1u << 30) : len - done);
-            if (MPI_File_write_at_all(fh, (MPI_Offset)(off + done), buf + done, cnt, MPI_CHAR,
-                                      MPI_STATUS_IGNORE) != MPI_SUCCESS)
-                st = rtn_fail(RTN_ERR_IO, "writing '%s' failed", tmp);
+            errno = 0;
+            MPI_Status ms;
+            int we = MPI_File_write_at_all(fh, (MPI_Offset)(off + done), buf + done, cnt,
+                                           MPI_CHAR, &ms);
+            int wrote = 0;
+            if (we == MPI_SUCCESS) MPI_Get_count(&ms, MPI_CHAR, &wrote);
+            if ((we != MPI_SUCCESS || wrote != cnt) && st == RTN_OK) {
+                /* Open MPI's OMPIO can report a failed write as a short one */
+                char why[MPI_MAX_ERROR_STRING];
+                st = rtn_fail(RTN_ERR_IO, "writing '%s' failed: %s", path,
+                              rtn_mpi_io_cause(we, errno ? errno : EIO, why, sizeof why));
+            }
             done += (size_t)cnt;
         }
+        /* before the collective close: a rank may have failed inside the collective write */
+        st = rtn_agree_bounded(comm, st, rtn_atomic_abandon_all, NULL);
+        if (st) rtn_atomic_divert(tmp);
         MPI_File_close(&fh);
     }
     free(buf);
@@ -463,9 +479,11 @@ rtn_status rtn_cmd_score(MPI_Comm comm, int argc, char **argv)
                                          {"csv", required_argument, 0, 'c'},
                                          {"top", required_argument, 0, 't'},
                                          {"warning-list", required_argument, 0, 'w'},
+                                         {"allow-currency-mismatch", no_argument, 0, 'x'},
                                          {0, 0, 0, 0}};
     const char *model_path = NULL, *feat_path = NULL, *out = NULL, *csv = NULL, *wl = NULL;
     uint64_t top = 0;
+    int allow_currency_mismatch = 0;
     optind = 1;
     opterr = 0;
     int ch;
@@ -476,6 +494,7 @@ rtn_status rtn_cmd_score(MPI_Comm comm, int argc, char **argv)
         case 'o': out = optarg; break;
         case 'c': csv = optarg; break;
         case 'w': wl = optarg; break;
+        case 'x': allow_currency_mismatch = 1; break;
         case 't':
             if (rtn_parse_u64("--top", optarg, 1, 100000000, &top))
                 return rtn_usage_error(self, "%s", rtn_errmsg());
@@ -513,6 +532,16 @@ rtn_status rtn_cmd_score(MPI_Comm comm, int argc, char **argv)
                           fd.feature_names[j], m.feature_names[j]);
     if (st == RTN_OK && !m.has_churn)
         st = rtn_fail(RTN_ERR_DATA, "'%s' has no churn model: nothing to score", model_path);
+    /* spend features and CLV in another currency would be read as the training one's */
+    if (st == RTN_OK && strcmp(fd.currency, m.currency) != 0) {
+        if (!allow_currency_mismatch)
+            st = rtn_fail(RTN_ERR_DATA, "'%s' is in %s but the model was trained in %s; "
+                          "convert the store, or pass --allow-currency-mismatch to score anyway",
+                          feat_path, fd.currency, m.currency);
+        else
+            rtn_warn("score: '%s' is in %s, the model was trained in %s (allowed by "
+                     "--allow-currency-mismatch)", feat_path, fd.currency, m.currency);
+    }
     score_cols c = {0};
     c.n = fd.n;
     c.preferred_category = fd.preferred_category;

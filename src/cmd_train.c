@@ -187,53 +187,6 @@ static int find_feature(const rtn_features_data *fd, const char *name)
     return -1;
 }
 
-/* Digest of the features content: XXH3-128 per bucket over (customer, X row, label) --
- * fast enough to be negligible next to training -- then SHA-256 over the feature names and
- * the bucket digests in bucket order, so it does not depend on the rank count. */
-static rtn_status features_digest(MPI_Comm comm, const rtn_features_data *fd, char hex[65])
-{
-    enum { DB = 16 };
-    uint32_t B = fd->nbuckets;
-    unsigned char *dig = rtn_calloc(B, DB, "bucket digests");
-    XXH3_state_t *xs = XXH3_createState();
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    rtn_status st = (dig && xs && ctx) ? RTN_OK : rtn_fail(RTN_ERR_NOMEM, "digest");
-    for (uint32_t b = fd->b0; st == RTN_OK && b < fd->b1; b++) {
-        XXH3_128bits_reset(xs);
-        for (uint64_t i = fd->boff[b - fd->b0]; i < fd->boff[b - fd->b0 + 1]; i++) {
-            XXH3_128bits_update(xs, &fd->customer[i], 8);
-            XXH3_128bits_update(xs, fd->X + i * fd->d, fd->d * sizeof(double));
-            XXH3_128bits_update(xs, &fd->label[i], 1);
-        }
-        XXH128_canonicalFromHash((XXH128_canonical_t *)(dig + (size_t)b * DB),
-                                 XXH3_128bits_digest(xs));
-    }
-    st = rtn_agree(comm, st);
-    if (st == RTN_OK) {
-        /* buckets outside every range are empty: digest of nothing, same on every rank */
-        unsigned char empty[DB];
-        XXH3_128bits_reset(xs);
-        XXH128_canonicalFromHash((XXH128_canonical_t *)empty, XXH3_128bits_digest(xs));
-        MPI_Allreduce(MPI_IN_PLACE, dig, (int)B * DB, MPI_UNSIGNED_CHAR, MPI_BOR, comm);
-        EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-        EVP_DigestUpdate(ctx, "retain-features/2", 18);
-        for (size_t j = 0; j < fd->d; j++)
-            EVP_DigestUpdate(ctx, fd->feature_names[j], strlen(fd->feature_names[j]) + 1);
-        for (uint32_t b = 0; b < B; b++) {
-            static const unsigned char zero[DB];
-            EVP_DigestUpdate(ctx, memcmp(dig + (size_t)b * DB, zero, DB) ? dig + (size_t)b * DB : empty, DB);
-        }
-        unsigned char out[32];
-        unsigned int len = 32;
-        EVP_DigestFinal_ex(ctx, out, &len);
-        for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", out[i]);
-    }
-    free(dig);
-    XXH3_freeState(xs);
-    EVP_MD_CTX_free(ctx);
-    return st;
-}
-
 /* Ground truth rows of this rank's buckets, joined to the feature rows by customer key. */
 typedef struct {
     int8_t *archetype;      /* n feature rows; -1 when the customer is not in the truth */
@@ -1099,7 +1052,7 @@ rtn_status rtn_cmd_train(MPI_Comm comm, int argc, char **argv)
     if (st == RTN_OK && o.truth) st = load_truth(comm, o.truth, &fd, &tj);
     if (st == RTN_OK) {
         rtn_split_assign(fd.customer, fd.n, &o.split, part);
-        st = features_digest(comm, &fd, m.features_digest);
+        st = rtn_features_content_digest(comm, &fd, m.features_digest);
     }
     if (st == RTN_OK) {
         rtn_info("train: %llu customers, %zu features, cutoff %s", (unsigned long long)fd.n_total,

@@ -3,8 +3,11 @@
 #include "retain/features.h"
 
 #include <math.h>
+#include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "retain/buckets.h"
 #include "retain/cli.h"
@@ -862,6 +865,62 @@ rtn_status rtn_features_rfm_thresholds(MPI_Comm comm, const rtn_features_rows *r
     return st;
 }
 
+/* ------------------------------------------------------------------ digest */
+
+/* XXH3-128 per bucket over (customer, X row, label) -- fast enough to be negligible next
+ * to reading the file -- then SHA-256 over the feature names and the bucket digests in
+ * bucket order, so it does not depend on the rank count. boff: b1-b0+1 local offsets. */
+static rtn_status content_digest(MPI_Comm comm, uint32_t B, uint32_t b0, uint32_t b1,
+                                 const uint64_t *boff, const uint64_t *customer,
+                                 const double *X, size_t d, const int8_t *label,
+                                 const char *const *names, char hex[65])
+{
+    enum { DB = 16 };
+    unsigned char *dig = rtn_calloc(B, DB, "bucket digests");
+    XXH3_state_t *xs = XXH3_createState();
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    rtn_status st = (dig && xs && ctx) ? RTN_OK : rtn_fail(RTN_ERR_NOMEM, "digest");
+    for (uint32_t b = b0; st == RTN_OK && b < b1; b++) {
+        XXH3_128bits_reset(xs);
+        for (uint64_t i = boff[b - b0]; i < boff[b - b0 + 1]; i++) {
+            XXH3_128bits_update(xs, &customer[i], 8);
+            XXH3_128bits_update(xs, X + i * d, d * sizeof(double));
+            XXH3_128bits_update(xs, &label[i], 1);
+        }
+        XXH128_canonicalFromHash((XXH128_canonical_t *)(dig + (size_t)b * DB),
+                                 XXH3_128bits_digest(xs));
+    }
+    st = rtn_agree(comm, st);
+    if (st == RTN_OK) {
+        /* buckets outside every range are empty: digest of nothing, same on every rank */
+        unsigned char empty[DB];
+        XXH3_128bits_reset(xs);
+        XXH128_canonicalFromHash((XXH128_canonical_t *)empty, XXH3_128bits_digest(xs));
+        MPI_Allreduce(MPI_IN_PLACE, dig, (int)B * DB, MPI_UNSIGNED_CHAR, MPI_BOR, comm);
+        EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+        EVP_DigestUpdate(ctx, "retain-features/2", 18);
+        for (size_t j = 0; j < d; j++) EVP_DigestUpdate(ctx, names[j], strlen(names[j]) + 1);
+        for (uint32_t b = 0; b < B; b++) {
+            static const unsigned char zero[DB];
+            EVP_DigestUpdate(ctx, memcmp(dig + (size_t)b * DB, zero, DB) ? dig + (size_t)b * DB : empty, DB);
+        }
+        unsigned char out[32];
+        unsigned int len = 32;
+        EVP_DigestFinal_ex(ctx, out, &len);
+        for (int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", out[i]);
+    }
+    free(dig);
+    XXH3_freeState(xs);
+    EVP_MD_CTX_free(ctx);
+    return st;
+}
+
+rtn_status rtn_features_content_digest(MPI_Comm comm, const rtn_features_data *fd, char hex[65])
+{
+    return content_digest(comm, fd->nbuckets, fd->b0, fd->b1, fd->boff, fd->customer, fd->X,
+                          fd->d, fd->label, (const char *const *)fd->feature_names, hex);
+}
+
 /* ------------------------------------------------------------------ writer */
 
 static rtn_status write_col(hid_t f, const char *name, hid_t ftype, hid_t mtype, uint64_t N,
@@ -918,6 +977,21 @@ rtn_status rtn_features_write(MPI_Comm comm, const char *path, const rtn_feature
         sm[i] = (int8_t)rtn_rfm_score(k[RTN_RFM_M], m->rfm_q[RTN_RFM_M]);
         sg[i] = (int8_t)rtn_rfm_segment(sr[i], sf[i], sm[i]);
     }
+
+    /* the digest of what is written, recorded so that loaders can recompute it */
+    char digest[65] = "";
+    uint64_t *loff = rtn_malloc(((size_t)(m->b1 - m->b0) + 1) * sizeof *loff, "bucket offsets");
+    st = loff ? RTN_OK : RTN_ERR_NOMEM;
+    if (loff) {
+        loff[0] = 0;
+        for (uint32_t b = m->b0; b < m->b1; b++) loff[b - m->b0 + 1] = loff[b - m->b0] + m->bucket_rows[b - m->b0];
+    }
+    st = rtn_agree(comm, st);
+    if (st == RTN_OK)
+        st = content_digest(comm, m->nbuckets, m->b0, m->b1, loff, rows->customer, rows->X,
+                            RTN_FEATURES_D, rows->label, rtn_feature_names, digest);
+    free(loff);
+    if (st) goto done;
 
     rtn_h5_out out;
     st = rtn_h5_out_create(&out, comm, path);
@@ -994,6 +1068,7 @@ rtn_status rtn_features_write(MPI_Comm comm, const char *path, const rtn_feature
         if (st == RTN_OK)
             st = rtn_h5_attr_i64(f, "zero_value_purchases", p->zero_value_purchases);
         if (st == RTN_OK) st = rtn_h5_attr_str(f, "store_digest", m->store_digest);
+        if (st == RTN_OK) st = rtn_h5_attr_str(f, "content_digest", digest);
         if (st == RTN_OK) st = rtn_h5_attr_str(f, "store_path", m->store_path);
         if (st == RTN_OK && m->data_quality_json)
             st = rtn_h5_attr_str(f, "data_quality", m->data_quality_json);
@@ -1268,6 +1343,20 @@ rtn_status rtn_features_load(MPI_Comm comm, const char *path, rtn_features_data 
         if (!d->preferred_category) st = RTN_ERR_NOMEM;
         for (size_t i = 0; st == RTN_OK && i < d->n; i++) d->preferred_category[i] = -1;
         st = rtn_agree(comm, st);
+    }
+    if (st == RTN_OK && H5Aexists(f, "content_digest") > 0) {
+        /* files from before the attribute existed are taken as they are */
+        char recorded[65] = "", now[65] = "";
+        st = rtn_h5_read_attr_str(f, "content_digest", recorded, sizeof recorded);
+        st = rtn_agree(comm, st);
+        if (st == RTN_OK) {
+            st = content_digest(comm, d->nbuckets, d->b0, d->b1, d->boff, d->customer, d->X,
+                                d->d, d->label, (const char *const *)d->feature_names, now);
+        }
+        if (st == RTN_OK && strcmp(recorded, now) != 0)
+            st = rtn_fail(RTN_ERR_FORMAT, "damaged features file: its content does not match "
+                          "its recorded digest (recorded %.12s..., content %.12s...)", recorded,
+                          now);
     }
     if (st) st = rtn_fail_context(st, "features file '%s'", path);
     H5Fclose(f);

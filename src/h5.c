@@ -1,5 +1,7 @@
 #include "retain/h5.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -13,6 +15,62 @@ void rtn_h5_quiet(void)
         H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
         done = 1;
     }
+}
+
+/* Parallel outputs being written, so the collective helpers below can find a file's
+ * communicator from any object in it and make every rank agree on each call's outcome.
+ * One rank failing inside a collective HDF5 call while the others go on to the next one
+ * would leave them waiting for it forever (docs/architecture.md, "Write failures"). */
+#define MAX_OPEN_OUTPUTS 16
+static rtn_h5_out *open_outputs[MAX_OPEN_OUTPUTS];
+
+static rtn_h5_out *output_of(hid_t loc)
+{
+    char name[RTN_PATH_MAX];
+    ssize_t n = H5Fget_name(loc, name, sizeof name);
+    if (n <= 0 || (size_t)n >= sizeof name) return NULL;
+    for (int i = 0; i < MAX_OPEN_OUTPUTS; i++)
+        if (open_outputs[i] && strcmp(open_outputs[i]->tmp, name) == 0) return open_outputs[i];
+    return NULL;
+}
+
+static void track_output(rtn_h5_out *o, int on)
+{
+    for (int i = 0; i < MAX_OPEN_OUTPUTS; i++) {
+        if (on && !open_outputs[i]) {
+            open_outputs[i] = o;
+            return;
+        }
+        if (!on && open_outputs[i] == o) open_outputs[i] = NULL;
+    }
+}
+
+static herr_t innermost_error(unsigned n, const H5E_error2_t *e, void *out)
+{
+    if (n == 0 && e->desc) snprintf((char *)out, 256, "%s", e->desc);
+    return 0;
+}
+
+/* Why the HDF5 call just made failed: the errno of the system call underneath when there
+ * is one (errno is cleared before the call), else HDF5's innermost description. */
+static const char *failure_cause(int saved_errno, char *buf, size_t n)
+{
+    if (saved_errno) return strerror(saved_errno);
+    buf[0] = '\0';
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost_error, buf);
+    if (!buf[0]) snprintf(buf, n, "HDF5 error");
+    return buf;
+}
+
+/* Local outcome of one call on a file, made common: for a parallel output every rank
+ * learns whether any rank failed (and the message names the output file); for other
+ * files the outcome stays local. */
+static rtn_status settle(hid_t loc, rtn_status st)
+{
+    rtn_h5_out *o = output_of(loc);
+    if (!o) return st;
+    if (st) rtn_fail_context(st, "writing '%s' failed", o->final_path);
+    return rtn_agree_bounded(o->comm, st, rtn_atomic_abandon_all, NULL);
 }
 
 /* Tuned as the HDF Group advises for parallel I/O: collective metadata reads and writes
@@ -40,14 +98,21 @@ rtn_status rtn_h5_out_create(rtn_h5_out *o, MPI_Comm comm, const char *final_pat
     snprintf(o->final_path, sizeof o->final_path, "%s", final_path);
     RTN_TRY(rtn_atomic_tmpname_collective(comm, final_path, o->tmp, sizeof o->tmp));
     hid_t fapl = parallel_fapl(comm);
+    errno = 0;
     o->file = H5Fcreate(o->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    int create_errno = errno;
     H5Pclose(fapl);
     rtn_status st = RTN_OK;
-    if (o->file < 0)
-        st = rtn_fail(RTN_ERR_IO, "cannot create '%s' (temporary file for '%s'): check the "
-                      "directory exists and is writable", o->tmp, final_path);
+    char why[256];
+    if (o->file < 0) {
+        const char *problem = rtn_atomic_create_problem(o->tmp, 0);
+        st = rtn_fail(RTN_ERR_IO, "cannot create '%s' (temporary file for '%s'): %s", o->tmp,
+                      final_path, problem ? problem : failure_cause(create_errno, why, sizeof why));
+    }
     st = rtn_agree(comm, st);
+    if (st == RTN_OK) track_output(o, 1);
     if (st && o->file >= 0) {
+        rtn_atomic_divert(o->tmp);
         H5Fclose(o->file);
         o->file = H5I_INVALID_HID;
     }
@@ -59,18 +124,47 @@ rtn_status rtn_h5_out_create(rtn_h5_out *o, MPI_Comm comm, const char *final_pat
     return st;
 }
 
+static int library_damaged;
+
+int rtn_h5_library_damaged(void) { return library_damaged; }
+
+rtn_status rtn_h5_close_output(hid_t file, const char *tmp, const char *final_path,
+                               rtn_status st, MPI_Comm comm)
+{
+    char why[256];
+    if (st == RTN_OK) {
+        /* Flushing first lets a write error surface while the file can still be closed
+         * cleanly; what H5Fclose has left to write after a good flush is tiny. */
+        errno = 0;
+        if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)
+            st = rtn_fail(RTN_ERR_IO, "writing '%s' failed: %s", final_path,
+                          failure_cause(errno, why, sizeof why));
+    }
+    if (comm != MPI_COMM_NULL) st = rtn_agree_bounded(comm, st, rtn_atomic_abandon_all, NULL);
+    /* HDF5 1.10 frees a file whose close failed but keeps its identifier, and then crashes
+     * when the library shuts down: so a doomed file's last writes go to a sink instead. */
+    if (st) rtn_atomic_divert(tmp);
+    errno = 0;
+    herr_t e = H5Fclose(file);
+    if (e < 0) library_damaged = 1;
+    if (st == RTN_OK && e < 0)
+        st = rtn_fail(RTN_ERR_IO, "writing '%s' failed: closing: %s", final_path,
+                      failure_cause(errno, why, sizeof why));
+    return comm != MPI_COMM_NULL ? rtn_agree_bounded(comm, st, rtn_atomic_abandon_all, NULL) : st;
+}
+
 rtn_status rtn_h5_out_finish(rtn_h5_out *o, rtn_status st)
 {
     int rank;
     MPI_Comm_rank(o->comm, &rank);
     st = rtn_agree(o->comm, st);
     if (o->file >= 0) {
-        if (st == RTN_OK) H5Fflush(o->file, H5F_SCOPE_GLOBAL);
-        herr_t e = H5Fclose(o->file);
+        /* every object in the file must be closed before the file (parallel HDF5 closes
+         * files with H5F_CLOSE_SEMI) */
+        st = rtn_h5_close_output(o->file, o->tmp, o->final_path, st, o->comm);
         o->file = H5I_INVALID_HID;
-        if (st == RTN_OK && e < 0) st = rtn_fail(RTN_ERR_IO, "closing '%s' failed", o->tmp);
     }
-    st = rtn_agree(o->comm, st);
+    track_output(o, 0);
     rtn_status cst = RTN_OK;
     if (rank == 0) {
         if (st == RTN_OK)
@@ -157,12 +251,23 @@ static rtn_status create_nd(hid_t loc, const char *name, hid_t type, int rank,
     H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
     H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
     hid_t lcpl = lcpl_with_parents();
+    errno = 0;
     *dset = H5Dcreate2(loc, name, type, space, lcpl, dcpl, H5P_DEFAULT);
+    int create_errno = errno;
     H5Pclose(lcpl);
     H5Pclose(dcpl);
     H5Sclose(space);
-    if (*dset < 0) return rtn_fail(RTN_ERR_IO, "cannot create dataset '%s'", name);
-    return RTN_OK;
+    rtn_status st = RTN_OK;
+    char why[256];
+    if (*dset < 0)
+        st = rtn_fail(RTN_ERR_IO, "creating dataset '%s': %s", name,
+                      failure_cause(create_errno, why, sizeof why));
+    st = settle(loc, st);
+    if (st && *dset >= 0) {
+        H5Dclose(*dset);
+        *dset = H5I_INVALID_HID;
+    }
+    return st;
 }
 
 rtn_status rtn_h5_create_1d(hid_t loc, const char *name, hid_t type, uint64_t n,
@@ -224,18 +329,24 @@ static rtn_status rows_io(hid_t dset, hid_t memtype, uint64_t row0, uint64_t nro
         H5Fclose(fid);
         if (is_mpio) H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE);
     }
+    errno = 0;
     herr_t e = write ? H5Dwrite(dset, memtype, mspace, fspace, dxpl, buf)
                      : H5Dread(dset, memtype, mspace, fspace, dxpl, buf);
+    int io_errno = errno;
     H5Pclose(dxpl);
     H5Sclose(mspace);
     H5Sclose(fspace);
-    if (e < 0)
-        return rtn_fail(write ? RTN_ERR_IO : RTN_ERR_FORMAT,
-                        "%s dataset %s rows [%llu, %llu) failed%s", write ? "writing" : "reading",
-                        dset_name(dset, nm, sizeof nm), (unsigned long long)row0,
-                        (unsigned long long)(row0 + nrows),
-                        write ? "" : " (damaged or truncated file?)");
-    return RTN_OK;
+    rtn_status st = RTN_OK;
+    char why[256];
+    if (e < 0 && write)
+        st = rtn_fail(RTN_ERR_IO, "dataset %s rows [%llu, %llu): %s",
+                      dset_name(dset, nm, sizeof nm), (unsigned long long)row0,
+                      (unsigned long long)(row0 + nrows), failure_cause(io_errno, why, sizeof why));
+    else if (e < 0)
+        st = rtn_fail(RTN_ERR_FORMAT, "reading dataset %s rows [%llu, %llu) failed (damaged or "
+                      "truncated file?)", dset_name(dset, nm, sizeof nm),
+                      (unsigned long long)row0, (unsigned long long)(row0 + nrows));
+    return write && collective ? settle(dset, st) : st;
 }
 
 rtn_status rtn_h5_write_rows(hid_t dset, hid_t memtype, uint64_t row0, uint64_t nrows,
@@ -259,20 +370,29 @@ rtn_status rtn_h5_write_small(MPI_Comm comm, int writer, hid_t loc, const char *
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
     hid_t lcpl = lcpl_with_parents();
+    errno = 0;
     hid_t d = H5Dcreate2(loc, name, type, space, lcpl, dcpl, H5P_DEFAULT);
+    int io_errno = errno;
     H5Pclose(lcpl);
     H5Pclose(dcpl);
     rtn_status st = RTN_OK;
-    if (d < 0) st = rtn_fail(RTN_ERR_IO, "cannot create dataset '%s'", name);
+    char why[256];
+    if (d < 0)
+        st = rtn_fail(RTN_ERR_IO, "creating dataset '%s': %s", name,
+                      failure_cause(io_errno, why, sizeof why));
     if (st == RTN_OK && me == writer && hd[0] * hd[1] > 0) {
         hid_t dxpl = H5Pcreate(H5P_DATASET_XFER);
-        if (H5Dwrite(d, type, H5S_ALL, H5S_ALL, dxpl, buf) < 0)
-            st = rtn_fail(RTN_ERR_IO, "writing dataset '%s' failed", name);
+        errno = 0;
+        if (H5Dwrite(d, type, H5S_ALL, H5S_ALL, dxpl, buf) < 0) {
+            io_errno = errno;
+            st = rtn_fail(RTN_ERR_IO, "dataset '%s': %s", name,
+                          failure_cause(io_errno, why, sizeof why));
+        }
         H5Pclose(dxpl);
     }
     if (d >= 0) H5Dclose(d);
     H5Sclose(space);
-    return st;
+    return settle(loc, st);
 }
 
 int rtn_h5_exists(hid_t loc, const char *path)
@@ -328,7 +448,8 @@ rtn_status rtn_h5_write_strings(MPI_Comm comm, int writer, hid_t loc, const char
         if (l > maxlen) maxlen = l;
     }
     char *buf = rtn_calloc(n ? n : 1, maxlen, "string dataset");
-    if (!buf) return RTN_ERR_NOMEM;
+    /* agreed before the collective create that follows */
+    RTN_TRY(settle(loc, buf ? RTN_OK : RTN_ERR_NOMEM));
     for (size_t i = 0; i < n; i++) memcpy(buf + i * maxlen, s[i], strlen(s[i]));
     hid_t t = str_type(maxlen);
     uint64_t dims[1] = {n};
@@ -435,12 +556,14 @@ rtn_status rtn_h5_read_strings(hid_t loc, const char *name, char ***out, size_t 
 static rtn_status attr_write(hid_t obj, const char *name, hid_t type, hid_t space, const void *v)
 {
     if (H5Aexists(obj, name) > 0) H5Adelete(obj, name);
+    errno = 0;
     hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
     rtn_status st = RTN_OK;
+    char why[256];
     if (a < 0 || H5Awrite(a, type, v) < 0)
-        st = rtn_fail(RTN_ERR_IO, "cannot write attribute '%s'", name);
+        st = rtn_fail(RTN_ERR_IO, "attribute '%s': %s", name, failure_cause(errno, why, sizeof why));
     if (a >= 0) H5Aclose(a);
-    return st;
+    return settle(obj, st);
 }
 
 rtn_status rtn_h5_attr_str(hid_t obj, const char *name, const char *value)

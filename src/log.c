@@ -38,8 +38,11 @@ double rtn_now(void)
 
 double rtn_elapsed(void) { return rtn_now() - t0; }
 
+static void atomic_notice(const char *msg) { rtn_info("%s", msg); }
+
 void rtn_log_init(MPI_Comm comm, rtn_log_level level)
 {
+    rtn_atomic_set_notice(atomic_notice);
     MPI_Comm_rank(comm, &log_rank);
     MPI_Comm_size(comm, &log_size);
     log_level = level;

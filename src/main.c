@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "retain/h5.h"
 #include "retain/cli.h"
 #include "retain/log.h"
 #include "retain/signals.h"
@@ -118,18 +119,36 @@ int main(int argc, char **argv)
     rtn_log_init(comm, (rtn_log_level)level);
     rtn_signals_install();
     rtn_set_command_line(argc, argv);
+    char program[64];
+    snprintf(program, sizeof program, "retain %s", name);
+    rtn_set_program_name(program);
     rtn_summary_set_str("run", "command", name);
     rtn_summary_set_str("run", "command_line", rtn_command_line());
     rtn_summary_set_str("run", "version", RTN_VERSION_STRING);
 
     rtn_status st = cmd->run(comm, cargc, cargv);
     st = rtn_agree(comm, st);
+    /* the command's own error is the one to report, not a later failure to write the
+     * summary of the failed run (on a full disk both fail) */
+    static char cmd_error[2048];
+    snprintf(cmd_error, sizeof cmd_error, "%s", rtn_errmsg());
     rtn_status sst = rtn_summary_finish(comm, st, summary_path);
     if (st == RTN_OK && sst != RTN_OK) st = sst;
+    else if (st != RTN_OK) {
+        rtn_clear_error();
+        rtn_fail(st, "%s", cmd_error);
+    }
     if (st != RTN_OK && st != RTN_ERR_USAGE && rank == 0)
         fprintf(stderr, "retain %s: error: %s\n", name, rtn_errmsg()[0] ? rtn_errmsg()
                                                                      : rtn_status_name(st));
     free(cargv);
+    int damaged = rtn_h5_library_damaged(), any_damaged = 0;
+    MPI_Allreduce(&damaged, &any_damaged, 1, MPI_INT, MPI_MAX, comm);
+    if (any_damaged) {
+        /* The message is out and the temporary files are gone; a normal MPI_Finalize
+         * would run HDF5's shutdown over a file whose close failed, and crash. */
+        MPI_Abort(comm, st != RTN_OK ? (int)st : RTN_ERR_IO);
+    }
     MPI_Finalize();
     return (int)st;
 }

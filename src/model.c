@@ -1,5 +1,6 @@
 #include "retain/model.h"
 
+#include <errno.h>
 #include <hdf5.h>
 #include <math.h>
 #include <openssl/evp.h>
@@ -24,6 +25,7 @@ typedef struct {
     hid_t file;
     EVP_MD_CTX *hash;   /* content id: every model dataset and model attribute, in order */
     rtn_status st;
+    int hash_only;      /* recomputing the content id of a loaded bundle: no file */
 } bw;
 
 static void hash_item(bw *w, const char *name, const void *data, size_t bytes)
@@ -39,7 +41,8 @@ static void put(bw *w, const char *path, hid_t type, int rank, uint64_t d0, uint
 {
     if (w->st) return;
     uint64_t dims[2] = {d0, d1};
-    w->st = rtn_h5_write_small(MPI_COMM_SELF, 0, w->file, path, type, rank, dims, data);
+    if (!w->hash_only)
+        w->st = rtn_h5_write_small(MPI_COMM_SELF, 0, w->file, path, type, rank, dims, data);
     hash_item(w, path, data, (size_t)(d0 * (rank == 2 ? d1 : 1) * H5Tget_size(type)));
 }
 
@@ -51,13 +54,15 @@ static void put_f64(bw *w, const char *path, const double *v, size_t n)
 static void put_strings(bw *w, const char *path, char **s, size_t n)
 {
     if (w->st) return;
-    w->st = rtn_h5_write_strings(MPI_COMM_SELF, 0, w->file, path, (const char *const *)s, n);
+    if (!w->hash_only)
+        w->st = rtn_h5_write_strings(MPI_COMM_SELF, 0, w->file, path, (const char *const *)s, n);
     for (size_t i = 0; i < n; i++) hash_item(w, path, s[i], strlen(s[i]));
 }
 
 static hid_t group(bw *w, const char *path)
 {
     if (w->st) return H5I_INVALID_HID;
+    if (w->hash_only) return 0; /* stands for the group; never reaches HDF5 */
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
     H5Pset_create_intermediate_group(lcpl, 1);
     hid_t g = rtn_h5_exists(w->file, path) ? H5Gopen2(w->file, path, H5P_DEFAULT)
@@ -70,22 +75,27 @@ static hid_t group(bw *w, const char *path)
 static void attr_f64(bw *w, hid_t obj, const char *name, double v)
 {
     if (w->st) return;
-    w->st = rtn_h5_attr_f64(obj, name, v);
+    if (!w->hash_only) w->st = rtn_h5_attr_f64(obj, name, v);
     hash_item(w, name, &v, sizeof v);
 }
 
 static void attr_i64(bw *w, hid_t obj, const char *name, int64_t v)
 {
     if (w->st) return;
-    w->st = rtn_h5_attr_i64(obj, name, v);
+    if (!w->hash_only) w->st = rtn_h5_attr_i64(obj, name, v);
     hash_item(w, name, &v, sizeof v);
 }
 
 static void attr_str(bw *w, hid_t obj, const char *name, const char *v, int hashed)
 {
     if (w->st) return;
-    w->st = rtn_h5_attr_str(obj, name, v ? v : "");
+    if (!w->hash_only) w->st = rtn_h5_attr_str(obj, name, v ? v : "");
     if (hashed) hash_item(w, name, v ? v : "", v ? strlen(v) : 0);
+}
+
+static void close_group(bw *w, hid_t g)
+{
+    if (!w->hash_only && g >= 0) H5Gclose(g);
 }
 
 static void put_eval(bw *w, const char *path, const rtn_model_eval *e)
@@ -131,133 +141,142 @@ static void put_eval(bw *w, const char *path, const rtn_model_eval *e)
         snprintf(nm, sizeof nm, "%s/%s", path, dnames[i]);
         put_f64(w, nm, arrs[i], RTN_METRICS_BINS);
     }
-    H5Gclose(g);
+    close_group(w, g);
 }
 
-static rtn_status write_bundle(const char *tmp, rtn_model *m)
+/* Everything the content id covers, in its order: the model datasets and attributes. */
+static void bundle_content(bw *wp, const rtn_model *m)
 {
-    rtn_h5_quiet();
-    bw w = {H5I_INVALID_HID, EVP_MD_CTX_new(), RTN_OK};
-    if (!w.hash) return rtn_fail(RTN_ERR_NOMEM, "cannot create a hash context");
-    EVP_DigestInit_ex(w.hash, EVP_sha256(), NULL);
-    w.file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (w.file < 0) {
-        EVP_MD_CTX_free(w.hash);
-        return rtn_fail(RTN_ERR_IO, "cannot create '%s'", tmp);
-    }
-    hid_t root = w.file;
-    attr_str(&w, root, "format", RTN_MODEL_FORMAT, 1);
-    attr_i64(&w, root, "format_version", RTN_MODEL_FORMAT_VERSION);
-    attr_str(&w, root, "features_digest", m->features_digest, 1);
-    attr_str(&w, root, "store_digest", m->store_digest, 1);
-    attr_i64(&w, root, "cutoff", m->cutoff);
-    attr_str(&w, root, "cutoff_iso", m->cutoff_iso, 1);
-    attr_i64(&w, root, "horizon_days", m->horizon_days);
-    attr_i64(&w, root, "lookback_days", m->lookback_days);
-    attr_str(&w, root, "currency", m->currency, 1);
-    attr_i64(&w, root, "n_customers", (int64_t)m->n_customers);
-    attr_str(&w, root, "options", m->options_json ? m->options_json : "{}", 1);
-    put_strings(&w, "/features/names", m->feature_names, m->d);
+    hid_t root = wp->file;
+    attr_str(wp, root, "format", RTN_MODEL_FORMAT, 1);
+    attr_i64(wp, root, "format_version", RTN_MODEL_FORMAT_VERSION);
+    attr_str(wp, root, "features_digest", m->features_digest, 1);
+    attr_str(wp, root, "store_digest", m->store_digest, 1);
+    attr_i64(wp, root, "cutoff", m->cutoff);
+    attr_str(wp, root, "cutoff_iso", m->cutoff_iso, 1);
+    attr_i64(wp, root, "horizon_days", m->horizon_days);
+    attr_i64(wp, root, "lookback_days", m->lookback_days);
+    attr_str(wp, root, "currency", m->currency, 1);
+    attr_i64(wp, root, "n_customers", (int64_t)m->n_customers);
+    attr_str(wp, root, "options", m->options_json ? m->options_json : "{}", 1);
+    put_strings(wp, "/features/names", m->feature_names, m->d);
 
     if (m->has_churn) {
-        hid_t g = group(&w, "/churn");
-        put(&w, "/churn/transform", H5T_NATIVE_INT8, 1, m->d, 1, m->churn_transform);
-        put_f64(&w, "/churn/scaler_mean", m->scaler_mean, m->d);
-        put_f64(&w, "/churn/scaler_scale", m->scaler_scale, m->d);
-        put_f64(&w, "/churn/coef", m->coef, m->d);
-        put_f64(&w, "/churn/coef_std", m->coef_std, m->d);
-        put_f64(&w, "/churn/objective_history", m->history, (size_t)m->n_history);
-        put_f64(&w, "/churn/risk_cut", m->risk_cut, RTN_RISK_TIERS - 1);
+        hid_t g = group(wp, "/churn");
+        put(wp, "/churn/transform", H5T_NATIVE_INT8, 1, m->d, 1, m->churn_transform);
+        put_f64(wp, "/churn/scaler_mean", m->scaler_mean, m->d);
+        put_f64(wp, "/churn/scaler_scale", m->scaler_scale, m->d);
+        put_f64(wp, "/churn/coef", m->coef, m->d);
+        put_f64(wp, "/churn/coef_std", m->coef_std, m->d);
+        put_f64(wp, "/churn/objective_history", m->history, (size_t)m->n_history);
+        put_f64(wp, "/churn/risk_cut", m->risk_cut, RTN_RISK_TIERS - 1);
         if (g >= 0) {
-            attr_f64(&w, g, "intercept", m->intercept);
-            attr_f64(&w, g, "intercept_std", m->intercept_std);
-            attr_f64(&w, g, "threshold", m->threshold);
-            attr_str(&w, g, "threshold_rule", "max F1 on the validation split", 1);
-            attr_f64(&w, g, "lambda", m->lambda);
-            attr_f64(&w, g, "l1_ratio", m->l1_ratio);
-            attr_f64(&w, g, "C", m->C);
-            attr_i64(&w, g, "class_weight_balanced", m->class_weight_balanced);
-            attr_i64(&w, g, "iterations", m->iterations);
-            attr_i64(&w, g, "converged", m->converged);
-            attr_f64(&w, g, "objective", m->objective);
-            attr_i64(&w, g, "n_train", (int64_t)m->n_train);
-            attr_i64(&w, g, "n_pos", (int64_t)m->n_pos);
-            attr_f64(&w, g, "budget", m->budget);
-            H5Gclose(g);
+            attr_f64(wp, g, "intercept", m->intercept);
+            attr_f64(wp, g, "intercept_std", m->intercept_std);
+            attr_f64(wp, g, "threshold", m->threshold);
+            attr_str(wp, g, "threshold_rule", "max F1 on the validation split", 1);
+            attr_f64(wp, g, "lambda", m->lambda);
+            attr_f64(wp, g, "l1_ratio", m->l1_ratio);
+            attr_f64(wp, g, "C", m->C);
+            attr_i64(wp, g, "class_weight_balanced", m->class_weight_balanced);
+            attr_i64(wp, g, "iterations", m->iterations);
+            attr_i64(wp, g, "converged", m->converged);
+            attr_f64(wp, g, "objective", m->objective);
+            attr_i64(wp, g, "n_train", (int64_t)m->n_train);
+            attr_i64(wp, g, "n_pos", (int64_t)m->n_pos);
+            attr_f64(wp, g, "budget", m->budget);
+            close_group(wp, g);
         }
-        put_eval(&w, "/churn/metrics/validation", &m->valid);
-        put_eval(&w, "/churn/metrics/test", &m->test);
+        put_eval(wp, "/churn/metrics/validation", &m->valid);
+        put_eval(wp, "/churn/metrics/test", &m->test);
     }
     if (m->has_segments) {
-        hid_t g = group(&w, "/segments");
+        hid_t g = group(wp, "/segments");
         size_t k = (size_t)m->k;
-        put(&w, "/segments/feature_index", H5T_NATIVE_INT32, 1, m->ds, 1, m->seg_feature);
-        put(&w, "/segments/transform", H5T_NATIVE_INT8, 1, m->ds, 1, m->seg_transform);
-        put_f64(&w, "/segments/scaler_mean", m->seg_mean, m->ds);
-        put_f64(&w, "/segments/scaler_scale", m->seg_scale, m->ds);
-        put(&w, "/segments/centroids", H5T_NATIVE_DOUBLE, 2, k, m->ds, m->centroids);
-        put(&w, "/segments/id", H5T_NATIVE_INT32, 1, k, 1, m->segment_id);
-        put_strings(&w, "/segments/name", m->segment_name, k);
-        put_f64(&w, "/segments/size", m->seg_size, k);
-        put_f64(&w, "/segments/revenue_share", m->seg_revenue_share, k);
-        put_f64(&w, "/segments/churn_rate", m->seg_churn_rate, k);
-        put(&w, "/segments/profile_mean", H5T_NATIVE_DOUBLE, 2, k, m->d, m->seg_profile);
+        put(wp, "/segments/feature_index", H5T_NATIVE_INT32, 1, m->ds, 1, m->seg_feature);
+        put(wp, "/segments/transform", H5T_NATIVE_INT8, 1, m->ds, 1, m->seg_transform);
+        put_f64(wp, "/segments/scaler_mean", m->seg_mean, m->ds);
+        put_f64(wp, "/segments/scaler_scale", m->seg_scale, m->ds);
+        put(wp, "/segments/centroids", H5T_NATIVE_DOUBLE, 2, k, m->ds, m->centroids);
+        put(wp, "/segments/id", H5T_NATIVE_INT32, 1, k, 1, m->segment_id);
+        put_strings(wp, "/segments/name", m->segment_name, k);
+        put_f64(wp, "/segments/size", m->seg_size, k);
+        put_f64(wp, "/segments/revenue_share", m->seg_revenue_share, k);
+        put_f64(wp, "/segments/churn_rate", m->seg_churn_rate, k);
+        put(wp, "/segments/profile_mean", H5T_NATIVE_DOUBLE, 2, k, m->d, m->seg_profile);
         if (m->n_kscan > 0) {
-            put(&w, "/segments/k_scan/k", H5T_NATIVE_INT32, 1, (uint64_t)m->n_kscan, 1, m->kscan_k);
-            put_f64(&w, "/segments/k_scan/inertia", m->kscan_inertia, (size_t)m->n_kscan);
-            put_f64(&w, "/segments/k_scan/silhouette", m->kscan_silhouette, (size_t)m->n_kscan);
+            put(wp, "/segments/k_scan/k", H5T_NATIVE_INT32, 1, (uint64_t)m->n_kscan, 1, m->kscan_k);
+            put_f64(wp, "/segments/k_scan/inertia", m->kscan_inertia, (size_t)m->n_kscan);
+            put_f64(wp, "/segments/k_scan/silhouette", m->kscan_silhouette, (size_t)m->n_kscan);
         }
         if (g >= 0) {
-            attr_i64(&w, g, "k", m->k);
-            attr_str(&w, g, "k_rule", m->k_rule, 1);
-            attr_f64(&w, g, "inertia", m->inertia);
-            attr_i64(&w, g, "iterations", m->seg_iterations);
-            attr_i64(&w, g, "converged", m->seg_converged);
-            attr_f64(&w, g, "ari_truth", m->ari_truth);
-            H5Gclose(g);
+            attr_i64(wp, g, "k", m->k);
+            attr_str(wp, g, "k_rule", m->k_rule, 1);
+            attr_f64(wp, g, "inertia", m->inertia);
+            attr_i64(wp, g, "iterations", m->seg_iterations);
+            attr_i64(wp, g, "converged", m->seg_converged);
+            attr_f64(wp, g, "ari_truth", m->ari_truth);
+            close_group(wp, g);
         }
     }
     if (m->has_clv) {
-        hid_t g = group(&w, "/clv");
+        hid_t g = group(wp, "/clv");
         if (g >= 0) {
-            attr_str(&w, g, "time_unit", "weeks", 1);
+            attr_str(wp, g, "time_unit", "weeks", 1);
             if (m->purchase_kind == RTN_PURCHASE_NBD) {
                 /* BG/NBD bundles carry no purchase_model attribute, so their bytes and
                  * content id are what they were before the NBD fallback existed. */
-                attr_str(&w, g, "purchase_model", "nbd", 1);
+                attr_str(wp, g, "purchase_model", "nbd", 1);
                 double nb[2] = {m->nbd.r, m->nbd.alpha};
                 double nbse[2] = {m->nbd_se.r, m->nbd_se.alpha};
-                put_f64(&w, "/clv/nbd_params", nb, 2);
-                put_f64(&w, "/clv/nbd_stderr", nbse, 2);
-                attr_f64(&w, g, "nbd_loglik", m->nbd_loglik);
-                attr_i64(&w, g, "nbd_converged", m->nbd_converged);
+                put_f64(wp, "/clv/nbd_params", nb, 2);
+                put_f64(wp, "/clv/nbd_stderr", nbse, 2);
+                attr_f64(wp, g, "nbd_loglik", m->nbd_loglik);
+                attr_i64(wp, g, "nbd_converged", m->nbd_converged);
             } else {
                 double bg[4] = {m->bgnbd.r, m->bgnbd.alpha, m->bgnbd.a, m->bgnbd.b};
                 double bgse[4] = {m->bgnbd_se.r, m->bgnbd_se.alpha, m->bgnbd_se.a,
                                   m->bgnbd_se.b};
-                put_f64(&w, "/clv/bgnbd_params", bg, 4);
-                put_f64(&w, "/clv/bgnbd_stderr", bgse, 4);
+                put_f64(wp, "/clv/bgnbd_params", bg, 4);
+                put_f64(wp, "/clv/bgnbd_stderr", bgse, 4);
             }
-            attr_f64(&w, g, "bgnbd_loglik", m->bgnbd_loglik);
-            attr_i64(&w, g, "bgnbd_converged", m->bgnbd_converged);
-            attr_i64(&w, g, "bgnbd_customers", (int64_t)m->bgnbd_n);
-            attr_i64(&w, g, "has_gamma_gamma", m->has_gg);
+            attr_f64(wp, g, "bgnbd_loglik", m->bgnbd_loglik);
+            attr_i64(wp, g, "bgnbd_converged", m->bgnbd_converged);
+            attr_i64(wp, g, "bgnbd_customers", (int64_t)m->bgnbd_n);
+            attr_i64(wp, g, "has_gamma_gamma", m->has_gg);
             if (m->has_gg) {
                 double gg[3] = {m->gg.p, m->gg.q, m->gg.gamma};
                 double ggse[3] = {m->gg_se.p, m->gg_se.q, m->gg_se.gamma};
-                put_f64(&w, "/clv/gg_params", gg, 3);
-                put_f64(&w, "/clv/gg_stderr", ggse, 3);
-                attr_f64(&w, g, "gg_loglik", m->gg_loglik);
-                attr_i64(&w, g, "gg_converged", m->gg_converged);
-                attr_i64(&w, g, "gg_customers", (int64_t)m->gg_n);
+                put_f64(wp, "/clv/gg_params", gg, 3);
+                put_f64(wp, "/clv/gg_stderr", ggse, 3);
+                attr_f64(wp, g, "gg_loglik", m->gg_loglik);
+                attr_i64(wp, g, "gg_converged", m->gg_converged);
+                attr_i64(wp, g, "gg_customers", (int64_t)m->gg_n);
             }
-            attr_f64(&w, g, "horizon_months", m->clv_opt.horizon_months);
-            attr_f64(&w, g, "periods_per_month", m->clv_opt.periods_per_month);
-            attr_f64(&w, g, "discount_rate_monthly", m->clv_opt.monthly_discount);
-            attr_f64(&w, g, "margin", m->clv_opt.margin);
-            H5Gclose(g);
+            attr_f64(wp, g, "horizon_months", m->clv_opt.horizon_months);
+            attr_f64(wp, g, "periods_per_month", m->clv_opt.periods_per_month);
+            attr_f64(wp, g, "discount_rate_monthly", m->clv_opt.monthly_discount);
+            attr_f64(wp, g, "margin", m->clv_opt.margin);
+            close_group(wp, g);
         }
     }
+}
+
+static rtn_status write_bundle(const char *tmp, const char *final_path, rtn_model *m)
+{
+    rtn_h5_quiet();
+    bw w = {H5I_INVALID_HID, EVP_MD_CTX_new(), RTN_OK, 0};
+    if (!w.hash) return rtn_fail(RTN_ERR_NOMEM, "cannot create a hash context");
+    EVP_DigestInit_ex(w.hash, EVP_sha256(), NULL);
+    errno = 0;
+    w.file = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (w.file < 0) {
+        const char *problem = rtn_atomic_create_problem(tmp, errno);
+        EVP_MD_CTX_free(w.hash);
+        return rtn_fail(RTN_ERR_IO, "cannot create '%s': %s", tmp, problem ? problem : "HDF5 error");
+    }
+    hid_t root = w.file;
+    bundle_content(&w, m);
     /* provenance: not part of the content id */
     unsigned char dig[32];
     unsigned int dl = 32;
@@ -270,7 +289,20 @@ static rtn_status write_bundle(const char *tmp, rtn_model *m)
     attr_str(&w, root, "created_at", m->created_at, 0);
     attr_str(&w, root, "features_path", m->features_path, 0);
     attr_str(&w, root, "job", m->job_json ? m->job_json : "{}", 0);
-    if (H5Fclose(w.file) < 0 && w.st == RTN_OK) w.st = rtn_fail(RTN_ERR_IO, "closing '%s' failed", tmp);
+    return rtn_h5_close_output(w.file, tmp, final_path, w.st, MPI_COMM_NULL);
+}
+
+rtn_status rtn_model_content_id(const rtn_model *m, char id[65])
+{
+    bw w = {H5I_INVALID_HID, EVP_MD_CTX_new(), RTN_OK, 1};
+    if (!w.hash) return rtn_fail(RTN_ERR_NOMEM, "cannot create a hash context");
+    EVP_DigestInit_ex(w.hash, EVP_sha256(), NULL);
+    bundle_content(&w, m);
+    unsigned char dig[32];
+    unsigned int dl = 32;
+    EVP_DigestFinal_ex(w.hash, dig, &dl);
+    EVP_MD_CTX_free(w.hash);
+    for (int i = 0; i < 32; i++) snprintf(id + 2 * i, 3, "%02x", dig[i]);
     return w.st;
 }
 
@@ -282,7 +314,7 @@ rtn_status rtn_model_save(MPI_Comm comm, const char *path, rtn_model *m)
     if (rank == 0) {
         char tmp[RTN_PATH_MAX];
         st = rtn_atomic_tmpname(path, tmp, sizeof tmp);
-        if (st == RTN_OK) st = write_bundle(tmp, m);
+        if (st == RTN_OK) st = write_bundle(tmp, path, m);
         if (st == RTN_OK) st = rtn_atomic_commit(tmp, path);
         else rtn_atomic_discard(tmp);
         if (st) rtn_fail_context(st, "writing model bundle '%s'", path);
@@ -404,7 +436,7 @@ static void get_eval(br *r, const char *path, rtn_model_eval *e)
     H5Gclose(g);
 }
 
-rtn_status rtn_model_load(const char *path, rtn_model *m)
+static rtn_status load_bundle(const char *path, rtn_model *m, int verify)
 {
     memset(m, 0, sizeof *m);
     br r = {H5I_INVALID_HID, path, RTN_OK};
@@ -561,11 +593,27 @@ rtn_status rtn_model_load(const char *path, rtn_model *m)
         H5Gclose(g);
     }
     H5Fclose(f);
+    if (!r.st && verify) {
+        /* A flipped bit in a coefficient must not become silently different scores. */
+        char id[65];
+        r.st = rtn_model_content_id(m, id);
+        if (!r.st && strcmp(id, m->content_id) != 0)
+            r.st = rtn_fail(RTN_ERR_FORMAT, "damaged bundle: its content does not match its "
+                            "recorded content id (recorded %.12s..., content %.12s...)",
+                            m->content_id, id);
+    }
     if (r.st) {
         rtn_fail_context(r.st, "model bundle '%s'", path);
         rtn_model_free(m);
     }
     return r.st;
+}
+
+rtn_status rtn_model_load(const char *path, rtn_model *m) { return load_bundle(path, m, 1); }
+
+rtn_status rtn_model_load_unverified(const char *path, rtn_model *m)
+{
+    return load_bundle(path, m, 0);
 }
 
 void rtn_model_free(rtn_model *m)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define RTN_ERRMSG_MAX 2048
 
@@ -39,16 +40,17 @@ const char *rtn_errmsg(void) { return errmsg; }
 
 void rtn_clear_error(void) { errmsg[0] = '\0'; }
 
-rtn_status rtn_agree(MPI_Comm comm, rtn_status local)
+static char program_name[128] = "retain";
+
+void rtn_set_program_name(const char *name) { snprintf(program_name, sizeof program_name, "%s", name); }
+
+/* After the reduction red = {lowest failing rank (size when none), every rank failed}:
+ * spreads the first failing rank's status and message to every rank. */
+static rtn_status spread(MPI_Comm comm, rtn_status local, const int red[2])
 {
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    /* [0]: lowest failing rank; [1]: 1 when every rank failed (a collective error, such as
-     * a bad job file that every rank reads, is reported without a rank prefix). */
-    int mine[2] = {local != RTN_OK ? rank : size, local != RTN_OK};
-    int red[2];
-    MPI_Allreduce(mine, red, 2, MPI_INT, MPI_MIN, comm);
     int first = red[0];
     if (first == size) return RTN_OK;
 
@@ -66,6 +68,56 @@ rtn_status rtn_agree(MPI_Comm comm, rtn_status local)
     MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, comm);
     memcpy(errmsg, msg, sizeof errmsg);
     return (rtn_status)code;
+}
+
+rtn_status rtn_agree(MPI_Comm comm, rtn_status local)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    /* [0]: lowest failing rank; [1]: 1 when every rank failed (a collective error, such as
+     * a bad job file that every rank reads, is reported without a rank prefix). */
+    int mine[2] = {local != RTN_OK ? rank : size, local != RTN_OK};
+    int red[2];
+    MPI_Allreduce(mine, red, 2, MPI_INT, MPI_MIN, comm);
+    return spread(comm, local, red);
+}
+
+rtn_status rtn_agree_bounded(MPI_Comm comm, rtn_status local, void (*cleanup)(void *),
+                             void *arg)
+{
+    int rank, size;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int mine[2] = {local != RTN_OK ? rank : size, local != RTN_OK};
+    int red[2];
+    MPI_Request req;
+    MPI_Iallreduce(mine, red, 2, MPI_INT, MPI_MIN, comm, &req);
+    if (local == RTN_OK || size == 1) {
+        MPI_Wait(&req, MPI_STATUS_IGNORE);
+        return spread(comm, local, red);
+    }
+    const char *env = getenv("RETAIN_FAILURE_GRACE");
+    double grace = env && atof(env) > 0 ? atof(env) : 10.0;
+    double deadline = MPI_Wtime() + grace;
+    int done = 0;
+    while (!done) {
+        MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+        if (done) break;
+        if (MPI_Wtime() > deadline) {
+            /* The others are still inside the collective call this rank failed in, and
+             * will never come out of it: end the job from here. */
+            if (cleanup) cleanup(arg);
+            fprintf(stderr, "%s: error: rank %d: %s (the other ranks did not leave the "
+                    "failed collective call within %.0f s; ending the job)\n", program_name,
+                    rank, errmsg[0] ? errmsg : rtn_status_name(local), grace);
+            fflush(stderr);
+            MPI_Abort(MPI_COMM_WORLD, (int)local);
+        }
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return spread(comm, local, red);
 }
 
 const char *rtn_status_name(rtn_status st)

@@ -29,6 +29,8 @@ if(RETAIN_SANITIZE)
   list(FILTER RETAIN_EXPORT_LEAK_ENV EXCLUDE REGEX "^ASAN_OPTIONS")
   list(APPEND RETAIN_EXPORT_LEAK_ENV "ASAN_OPTIONS=detect_leaks=1:halt_on_error=1")
 endif()
+list(APPEND RETAIN_EXPORT_LEAK_ENV "RETAIN_BUNDLE_RESTAMP=$<TARGET_FILE:bundle_restamp>"
+     "OMPI_ALLOW_RUN_AS_ROOT=1" "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1")
 set_tests_properties(export.libretain PROPERTIES FIXTURES_REQUIRED export ENVIRONMENT "${RETAIN_EXPORT_LEAK_ENV}")
 
 # libretain scored from several threads at once (docs/embedding.md, "Threads")

@@ -130,6 +130,8 @@ with h5py.File("m_nbd.h5", "a") as f:
     c["nbd_params"] = np.array([0.7, 9.5]); c["nbd_stderr"] = np.array([0.02, 0.4])
     c.attrs["purchase_model"] = "nbd"; c.attrs["nbd_loglik"] = -1234.5; c.attrs["nbd_converged"] = 1
 PY
+# an edited bundle no longer matches its content id: stamp the edited content as its own
+"$RETAIN_BUNDLE_RESTAMP" m_nbd.h5 m_nbd.h5 || die "re-stamping the NBD bundle"
 R 2 score --model m_nbd.h5 --features f.h5 --out sc_nbd.h5 -q || die "score with an NBD bundle"
 R 1 model show m_nbd.h5 > show_nbd.txt 2>&1 || die "model show of an NBD bundle"
 grep -q "NBD r 0.7 " show_nbd.txt || die "model show prints the NBD parameters: $(cat show_nbd.txt)"

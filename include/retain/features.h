@@ -236,4 +236,11 @@ typedef struct {
 rtn_status rtn_features_load(MPI_Comm comm, const char *path, rtn_features_data *out);
 void rtn_features_data_free(rtn_features_data *d);
 
+/* Collective: digest of the loaded content (XXH3-128 per bucket over customer, X row and
+ * label, then SHA-256 over the feature names and the bucket digests in bucket order):
+ * the same for any rank count. The writer records it as the root attribute
+ * content_digest and rtn_features_load refuses a file whose content no longer matches
+ * (exit 4); a model bundle records it as features_digest. */
+rtn_status rtn_features_content_digest(MPI_Comm comm, const rtn_features_data *fd, char hex[65]);
+
 #endif

@@ -30,8 +30,23 @@ typedef struct {
 /* Collective: creates the temporary file with the tuned MPI-IO access properties. */
 rtn_status rtn_h5_out_create(rtn_h5_out *o, MPI_Comm comm, const char *final_path);
 /* Collective: agrees on st, closes, and renames on success (discards on failure).
- * Returns the agreed status. */
+ * Returns the agreed status. While the file is open, every collective helper below
+ * (dataset creation, collective row writes, small datasets, attributes) makes all ranks
+ * agree on its outcome before returning, so a write error on one rank is every rank's
+ * error before anyone enters the next collective call. */
 rtn_status rtn_h5_out_finish(rtn_h5_out *o, rtn_status st);
+
+/* Flushes (if st is RTN_OK) and closes a file written under the temporary name tmp; on
+ * failure the file's descriptors are diverted first (rtn_atomic_divert) so HDF5 can
+ * finish closing it. comm: agree between the steps (parallel file), or MPI_COMM_NULL for
+ * a file written by one process. Does not rename or discard tmp. */
+rtn_status rtn_h5_close_output(hid_t file, const char *tmp, const char *final_path,
+                               rtn_status st, MPI_Comm comm);
+
+/* 1 after an H5Fclose failed on this process. HDF5 1.10 then keeps a dangling file
+ * identifier and crashes when the library shuts down inside MPI_Finalize, so the program
+ * must end through MPI_Abort instead (src/main.c). */
+int rtn_h5_library_damaged(void);
 
 /* Collective open for reading with the MPI-IO driver (independent data reads). */
 rtn_status rtn_h5_open_read(MPI_Comm comm, const char *path, hid_t *file);

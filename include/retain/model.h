@@ -99,11 +99,19 @@ typedef struct {
     rtn_clv_options clv_opt;
 } rtn_model;
 
+/* The content id of m, as rtn_model_save records it: SHA-256 over every model dataset
+ * and model attribute (not the provenance). rtn_model_load recomputes it and refuses a
+ * bundle whose content no longer matches (exit 4, "damaged bundle"). */
+rtn_status rtn_model_content_id(const rtn_model *m, char id[65]);
+
 /* Collective: rank 0 writes the bundle (its contents are identical on every rank) under a
  * temporary name and renames it; computes content_id from the model content. */
 rtn_status rtn_model_save(MPI_Comm comm, const char *path, rtn_model *m);
 /* Local: reads a bundle (any rank, any process). */
 rtn_status rtn_model_load(const char *path, rtn_model *m);
+/* rtn_model_load without the content-id check, for tools that inspect or re-stamp a bundle
+ * edited on purpose (tests/bundle_restamp.c). Scoring and serving never use it. */
+rtn_status rtn_model_load_unverified(const char *path, rtn_model *m);
 void rtn_model_free(rtn_model *m);
 
 /* Risk tier 0..3 of a churn probability. */

@@ -44,6 +44,19 @@ void rtn_clear_error(void);
  * a collective one (every rank failed) is not. Returns RTN_OK when all succeeded. */
 rtn_status rtn_agree(MPI_Comm comm, rtn_status local);
 
+/* rtn_agree for the agreement right after a collective I/O call (parallel HDF5, MPI-IO).
+ * A rank that failed inside such a call cannot know whether the others came out of it:
+ * HDF5 skips its remaining collective steps on the failing rank while the others wait in
+ * them. So a failed rank waits at most RETAIN_FAILURE_GRACE seconds (default 10) for the
+ * others; then it calls cleanup(arg) (removing its temporary files), prints its message
+ * and ends the job with MPI_Abort, its status being the exit code of every rank. Ranks
+ * that succeeded wait as in rtn_agree. Every rank must call it at the same point. */
+rtn_status rtn_agree_bounded(MPI_Comm comm, rtn_status local, void (*cleanup)(void *),
+                             void *arg);
+
+/* The "retain COMMAND" prefix of a message printed by rtn_agree_bounded. */
+void rtn_set_program_name(const char *name);
+
 /* Name of a status code ("io error", ...). */
 const char *rtn_status_name(rtn_status st);
 
