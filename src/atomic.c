@@ -1,4 +1,4 @@
-#define _GNU_SOURCE /* memfd_create */
+#define _GNU_SOURCE /* memfd_create, SEEK_HOLE */
 #include "retain/atomic.h"
 
 #include <dirent.h>
@@ -160,6 +160,44 @@ rtn_status rtn_atomic_commit(const char *tmp, const char *final_path)
     split_dir(final_path, dir, sizeof dir, &base);
     fsync_path(dir, O_RDONLY | O_DIRECTORY);
     return RTN_OK;
+}
+
+rtn_status rtn_atomic_commit_sized(const char *tmp, const char *final_path, uint64_t expected)
+{
+    /* MPI-IO layers have been seen to report a write that never reached the disk as a
+     * success (Open MPI 4.1's collective buffering on a full disk): the file's extent is
+     * checked before it may take the final name. */
+    struct stat sb;
+    int fd = open(tmp, O_RDONLY);
+    rtn_status st = RTN_OK;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        st = rtn_fail(RTN_ERR_IO, "writing '%s' failed: '%s': %s", final_path, tmp,
+                      strerror(errno));
+    } else {
+        if ((uint64_t)sb.st_size > expected && ftruncate(fd, (off_t)expected) != 0) {
+            /* cannot happen on a new temporary file; refuse rather than guess */
+            st = rtn_fail(RTN_ERR_IO, "writing '%s' failed: cannot size it: %s", final_path,
+                          strerror(errno));
+        }
+        off_t hole = expected ? lseek(fd, 0, SEEK_HOLE) : 0;
+        if (st == RTN_OK && (uint64_t)sb.st_size < expected)
+            st = rtn_fail(RTN_ERR_IO,
+                          "writing '%s' failed: only %llu of its %llu bytes reached the disk "
+                          "(the MPI-IO layer reported no error; is the disk full?)",
+                          final_path, (unsigned long long)sb.st_size,
+                          (unsigned long long)expected);
+        else if (st == RTN_OK && hole >= 0 && (uint64_t)hole < expected)
+            st = rtn_fail(RTN_ERR_IO,
+                          "writing '%s' failed: bytes from offset %llu never reached the disk "
+                          "(the MPI-IO layer reported no error; is the disk full?)",
+                          final_path, (unsigned long long)hole);
+    }
+    if (fd >= 0) close(fd);
+    if (st) {
+        rtn_atomic_discard(tmp);
+        return st;
+    }
+    return rtn_atomic_commit(tmp, final_path);
 }
 
 void rtn_atomic_divert(const char *tmp)

@@ -397,9 +397,7 @@ static rtn_status csv_finish(csv_writer *c, MPI_Comm comm, const char *path, rtn
     unlink(c->part);
     if (rank == 0) {
         if (st == RTN_OK) {
-            if (truncate(c->tmp, (off_t)total) != 0)
-                st = rtn_fail(RTN_ERR_IO, "cannot size '%s'", c->tmp);
-            if (st == RTN_OK) st = rtn_atomic_commit(c->tmp, path);
+            st = rtn_atomic_commit_sized(c->tmp, path, total);
         } else {
             rtn_atomic_discard(c->tmp);
         }

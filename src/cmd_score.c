@@ -209,27 +209,28 @@ static rtn_status write_csv(MPI_Comm comm, const char *path, const rtn_model *m,
         free(buf);
         return st;
     }
-    unsigned long long mine = len, off = 0;
+    unsigned long long mine = len, off = 0, total = 0;
     MPI_Exscan(&mine, &off, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, comm);
     if (rank == 0) off = 0;
+    MPI_Allreduce(&mine, &total, 1, MPI_UNSIGNED_LONG_LONG, MPI_SUM, comm);
     MPI_File fh;
     int e = MPI_File_open(comm, tmp, MPI_MODE_CREATE | MPI_MODE_WRONLY, MPI_INFO_NULL, &fh);
     if (e != MPI_SUCCESS) st = rtn_fail(RTN_ERR_IO, "cannot create '%s'", tmp);
     st = rtn_agree(comm, st);
     if (st == RTN_OK) {
-        /* in pieces below 2 GiB (MPI counts are int) */
+        /* Independent writes, in pieces below 2 GiB (MPI counts are int): each rank's
+         * part is one contiguous range, so collective buffering gains nothing here, and
+         * Open MPI 4.1's collective path has been seen to lose a write error. */
         size_t done = 0;
-        int nrounds = (int)((len + (1u << 30) - 1) >> 30), maxr = 0;
-        MPI_Allreduce(&nrounds, &maxr, 1, MPI_INT, MPI_MAX, comm);
-        for (int r = 0; r < maxr; r++) {
+        while (st == RTN_OK && done < len) {
             int cnt = (int)(len - done > (1u << 30) ? (1u << 30) : len - done);
             errno = 0;
             MPI_Status ms;
-            int we = MPI_File_write_at_all(fh, (MPI_Offset)(off + done), buf + done, cnt,
-                                           MPI_CHAR, &ms);
+            int we = MPI_File_write_at(fh, (MPI_Offset)(off + done), buf + done, cnt, MPI_CHAR,
+                                       &ms);
             int wrote = 0;
             if (we == MPI_SUCCESS) MPI_Get_count(&ms, MPI_CHAR, &wrote);
-            if ((we != MPI_SUCCESS || wrote != cnt) && st == RTN_OK) {
+            if (we != MPI_SUCCESS || wrote != cnt) {
                 /* Open MPI's OMPIO can report a failed write as a short one */
                 char why[MPI_MAX_ERROR_STRING];
                 st = rtn_fail(RTN_ERR_IO, "writing '%s' failed: %s", path,
@@ -237,7 +238,7 @@ static rtn_status write_csv(MPI_Comm comm, const char *path, const rtn_model *m,
             }
             done += (size_t)cnt;
         }
-        /* before the collective close: a rank may have failed inside the collective write */
+        /* before the collective close, so that no rank is left waiting in it */
         st = rtn_agree_bounded(comm, st, rtn_atomic_abandon_all, NULL);
         if (st) rtn_atomic_divert(tmp);
         MPI_File_close(&fh);
@@ -246,7 +247,7 @@ static rtn_status write_csv(MPI_Comm comm, const char *path, const rtn_model *m,
     st = rtn_agree(comm, st);
     rtn_status cst = RTN_OK;
     if (rank == 0) {
-        if (st == RTN_OK) cst = rtn_atomic_commit(tmp, path);
+        if (st == RTN_OK) cst = rtn_atomic_commit_sized(tmp, path, total);
         else rtn_atomic_discard(tmp);
     }
     return st ? st : rtn_agree(comm, cst);

@@ -1,5 +1,7 @@
 /* Atomic outputs: the final name appears only complete; failures leave nothing behind. */
+#define _GNU_SOURCE /* SEEK_HOLE */
 #include <dirent.h>
+#include <fcntl.h>
 #include <mpi.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -45,6 +47,38 @@ int main(void)
     /* a directory that does not exist: clear error, nothing created */
     CHECK(rtn_atomic_write_file("/nonexistent-dir/x.txt", "x", 1) == RTN_ERR_IO);
     CHECK(strstr(rtn_errmsg(), "/nonexistent-dir/x.txt") != NULL);
+
+    /* a file written through MPI-IO takes its final name only when it is whole */
+    char tmp[300];
+    snprintf(tmp, sizeof tmp, "%s/.sized.tmp", dir);
+    int fd = open(tmp, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    REQUIRE(fd >= 0);
+    CHECK(pwrite(fd, "abcdef", 6, 0) == 6);
+    close(fd);
+    CHECK(rtn_atomic_commit_sized(tmp, path, 10) == RTN_ERR_IO); /* a lost tail */
+    CHECK(strstr(rtn_errmsg(), "only 6 of its 10 bytes") != NULL);
+    CHECK(access(tmp, F_OK) != 0);                     /* removed */
+    CHECK(stat(path, &sb) == 0 && sb.st_size == 6);    /* the previous file stays */
+    /* a lost write in the middle leaves a hole where the file system keeps holes */
+    const off_t big = 4 << 20;
+    fd = open(tmp, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    REQUIRE(fd >= 0);
+    CHECK(pwrite(fd, "x", 1, big - 1) == 1);
+    off_t hole = lseek(fd, 0, SEEK_HOLE);
+    close(fd);
+    if (hole >= 0 && hole < big) {
+        CHECK(rtn_atomic_commit_sized(tmp, path, (uint64_t)big) == RTN_ERR_IO);
+        CHECK(strstr(rtn_errmsg(), "never reached the disk") != NULL);
+        CHECK(stat(path, &sb) == 0 && sb.st_size == 6);
+    } else {
+        unlink(tmp); /* this file system keeps no holes: nothing to detect */
+    }
+    fd = open(tmp, O_CREAT | O_WRONLY | O_TRUNC, 0644);
+    REQUIRE(fd >= 0);
+    CHECK(pwrite(fd, "0123456789", 10, 0) == 10);
+    close(fd);
+    CHECK(rtn_atomic_commit_sized(tmp, path, 10) == RTN_OK);
+    CHECK(stat(path, &sb) == 0 && sb.st_size == 10);
 
     /* date parsing used everywhere */
     int64_t t;

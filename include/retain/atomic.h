@@ -9,6 +9,7 @@
 
 #include <mpi.h>
 #include <stdio.h>
+#include <stdint.h>
 
 #include "retain/status.h"
 
@@ -28,6 +29,11 @@ rtn_status rtn_atomic_tmpname_collective(MPI_Comm comm, const char *final_path, 
 
 /* fsync(tmp), rename(tmp, final), fsync(directory). */
 rtn_status rtn_atomic_commit(const char *tmp, const char *final_path);
+
+/* rtn_atomic_commit for a file written through MPI-IO whose length is known: first checks
+ * that it holds exactly `expected` bytes with no hole (a lost write), else removes it and
+ * fails naming final_path. */
+rtn_status rtn_atomic_commit_sized(const char *tmp, const char *final_path, uint64_t expected);
 
 /* Points every descriptor this process holds on the file `tmp` at an anonymous in-memory
  * file. For a doomed temporary file only: a library that still has to flush and close it
