@@ -23,7 +23,7 @@ endif()
 # -DRETAIN_FUZZ=ON with CC=clang also builds the harness as a target (fuzz_csv).
 if(RETAIN_FUZZ)
   if(CMAKE_C_COMPILER_ID MATCHES "Clang")
-    add_executable(fuzz_csv ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_csv.c ${CMAKE_SOURCE_DIR}/src/csv.c)
+    add_executable(fuzz_csv ${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz_csv.c ${CMAKE_SOURCE_DIR}/src/ingest/csv.c)
     target_include_directories(fuzz_csv PRIVATE ${CMAKE_SOURCE_DIR}/include)
     target_compile_options(fuzz_csv PRIVATE -fsanitize=fuzzer,address,undefined)
     target_link_options(fuzz_csv PRIVATE -fsanitize=fuzzer,address,undefined)

@@ -45,7 +45,7 @@ rtn_status rtn_h5_close_output(hid_t file, const char *tmp, const char *final_pa
 
 /* 1 after an H5Fclose failed on this process. HDF5 1.10 then keeps a dangling file
  * identifier and crashes when the library shuts down inside MPI_Finalize, so the program
- * must end through MPI_Abort instead (src/main.c). */
+ * must end through MPI_Abort instead (src/cmd/main.c). */
 int rtn_h5_library_damaged(void);
 
 /* Collective open for reading with the MPI-IO driver (independent data reads). */

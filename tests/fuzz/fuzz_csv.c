@@ -1,4 +1,4 @@
-/* libFuzzer harness for the CSV record parser (src/csv.c): parses the input to the end
+/* libFuzzer harness for the CSV record parser (src/ingest/csv.c): parses the input to the end
  * in three dialects and checks the parser's contract on every record: progress, bounds,
  * line counting, fields inside the buffer or the scratch copy, the same records as the
  * byte-loop parser without the vector fast path; also the UTF-8 validator

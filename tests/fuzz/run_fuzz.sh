@@ -14,7 +14,7 @@ if [[ -z $CLANG ]]; then
 fi
 rm -rf "$WORK" && mkdir -p "$WORK/corpus" && cd "$WORK" || exit 1
 if ! "$CLANG" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-     -I "$SRC/include" "$SRC/tests/fuzz/fuzz_csv.c" "$SRC/src/csv.c" -o fuzz_csv 2>build.log; then
+     -I "$SRC/include" "$SRC/tests/fuzz/fuzz_csv.c" "$SRC/src/ingest/csv.c" -o fuzz_csv 2>build.log; then
   if grep -q -i "fuzzer" build.log; then
     echo "FAIL: libFuzzer is not available for $CLANG: install Debian's libclang-rt-14-dev"
     echo "      (scripts/install-deps.sh) or configure with -DRETAIN_TEST_FUZZ=OFF"
