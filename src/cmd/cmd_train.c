@@ -87,6 +87,23 @@ static const char behavior_segment_features[] =
     "monetary_mean:log1p,ipi_mean:log1p,category_entropy,top_category_share,online_share,"
     "app_share,weekend_share";
 
+/* The models `retain train` fits, in this order; --models names them. A model is its fit
+ * function (below) and one line of this table. */
+typedef struct train_ctx train_ctx;
+typedef struct {
+    const char *name;
+    rtn_status (*fit)(const train_ctx *c);
+} model_kind;
+static rtn_status fit_churn(const train_ctx *c);
+static rtn_status fit_segments(const train_ctx *c);
+static rtn_status fit_clv(const train_ctx *c);
+static const model_kind model_kinds[] = {
+    {"churn", fit_churn},
+    {"segments", fit_segments},
+    {"clv", fit_clv},
+};
+enum { N_MODEL_KINDS = sizeof model_kinds / sizeof model_kinds[0] };
+
 typedef struct {
     const char *features, *out, *warm, *truth;
     uint64_t seed;
@@ -95,7 +112,7 @@ typedef struct {
     int lambda_given, balanced, max_iter, churn_log1p;
     int kmin, kmax, n_init;
     const char *segment_features;
-    int do_churn, do_segments, do_clv;
+    int enabled[N_MODEL_KINDS]; /* by model_kinds index */
     rtn_clv_options clv;
     const char *checkpoint;
     int checkpoint_every;
@@ -368,7 +385,7 @@ static rtn_status parse_opts(train_opts *o, int argc, char **argv)
     o->n_init = 3;
     o->segment_features = default_segment_features;
     o->checkpoint_every = 20;
-    o->do_churn = o->do_segments = o->do_clv = 1;
+    for (int k = 0; k < N_MODEL_KINDS; k++) o->enabled[k] = 1;
     o->clv = rtn_clv_options_default();
     optind = 1;
     opterr = 0;
@@ -399,13 +416,20 @@ static rtn_status parse_opts(train_opts *o, int argc, char **argv)
             break;
         }
         case 'M': {
-            o->do_churn = o->do_segments = o->do_clv = 0;
+            for (int k = 0; k < N_MODEL_KINDS; k++) o->enabled[k] = 0;
             char *copy = strdup(optarg), *save = NULL;
             for (char *t = strtok_r(copy, ",", &save); t && st == RTN_OK; t = strtok_r(NULL, ",", &save)) {
-                if (strcmp(t, "churn") == 0) o->do_churn = 1;
-                else if (strcmp(t, "segments") == 0) o->do_segments = 1;
-                else if (strcmp(t, "clv") == 0) o->do_clv = 1;
-                else st = rtn_fail(RTN_ERR_USAGE, "--models: unknown model '%s' (churn, segments, clv)", t);
+                int k = 0;
+                while (k < N_MODEL_KINDS && strcmp(t, model_kinds[k].name) != 0) k++;
+                if (k < N_MODEL_KINDS) {
+                    o->enabled[k] = 1;
+                    continue;
+                }
+                char known[128] = "";
+                for (int i = 0; i < N_MODEL_KINDS; i++)
+                    snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
+                             i ? ", " : "", model_kinds[i].name);
+                st = rtn_fail(RTN_ERR_USAGE, "--models: unknown model '%s' (%s)", t, known);
             }
             free(copy);
             break;
@@ -465,8 +489,9 @@ static rtn_status parse_opts(train_opts *o, int argc, char **argv)
     }
     if (optind != argc) return rtn_usage_error(self, "unexpected argument '%s'", argv[optind]);
     if (!o->features || !o->out) return rtn_usage_error(self, "--features and --out are required");
-    if (!o->do_churn && !o->do_segments && !o->do_clv)
-        return rtn_usage_error(self, "--models selects nothing");
+    int any = 0;
+    for (int k = 0; k < N_MODEL_KINDS; k++) any |= o->enabled[k];
+    if (!any) return rtn_usage_error(self, "--models selects nothing");
     return RTN_OK;
 }
 
@@ -476,8 +501,10 @@ static json_t *options_json(const train_opts *o)
     json_object_set_new(j, "seed", json_integer((json_int_t)o->seed));
     json_object_set_new(j, "split", json_pack("[fff]", o->split.train, o->split.valid, o->split.test));
     json_object_set_new(j, "split_salt", json_integer((json_int_t)o->split.salt));
-    json_object_set_new(j, "models", json_pack("{sbsbsb}", "churn", o->do_churn, "segments",
-                                               o->do_segments, "clv", o->do_clv));
+    json_t *models = json_object();
+    for (int k = 0; k < N_MODEL_KINDS; k++)
+        json_object_set_new(models, model_kinds[k].name, json_boolean(o->enabled[k]));
+    json_object_set_new(j, "models", models);
     json_object_set_new(j, "C", json_real(o->C));
     if (o->lambda_given) json_object_set_new(j, "lambda", json_real(o->lambda));
     json_object_set_new(j, "l1_ratio", json_real(o->l1_ratio));
@@ -970,6 +997,33 @@ static rtn_status train_clv(MPI_Comm comm, const train_opts *o, const rtn_featur
     return RTN_OK;
 }
 
+/* What every fit function of model_kinds gets. */
+struct train_ctx {
+    MPI_Comm comm;
+    const train_opts *o;
+    const rtn_features_data *fd;
+    const uint8_t *part;
+    const truth_join *truth; /* NULL without --truth */
+    const rtn_model *old;    /* NULL without --warm-start */
+    train_state *ts;
+    rtn_model *m;
+};
+
+static rtn_status fit_churn(const train_ctx *c)
+{
+    return train_churn(c->comm, c->o, c->fd, c->part, c->truth, c->old, c->ts, c->m);
+}
+
+static rtn_status fit_segments(const train_ctx *c)
+{
+    return train_segments(c->comm, c->o, c->fd, c->truth, c->old, c->ts, c->m);
+}
+
+static rtn_status fit_clv(const train_ctx *c)
+{
+    return train_clv(c->comm, c->o, c->fd, c->m);
+}
+
 /* The checkpoint key: what the training result depends on besides the rank count. */
 static void checkpoint_key(const rtn_model *m, const rtn_model *old, char hex[65])
 {
@@ -1083,16 +1137,12 @@ rtn_status rtn_cmd_train(MPI_Comm comm, int argc, char **argv)
         checkpoint_key(&m, have_old ? &old : NULL, ts.key);
         st = checkpoint_load(&ts);
     }
-    if (st == RTN_OK && o.do_churn)
-        st = train_churn(comm, &o, &fd, part, o.truth ? &tj : NULL, have_old ? &old : NULL, &ts,
-                         &m);
-    st = rtn_agree(comm, st);
-    if (st == RTN_OK && o.do_segments)
-        st = train_segments(comm, &o, &fd, o.truth ? &tj : NULL, have_old ? &old : NULL, &ts,
-                            &m);
-    st = rtn_agree(comm, st);
-    if (st == RTN_OK && o.do_clv) st = train_clv(comm, &o, &fd, &m);
-    st = rtn_agree(comm, st);
+    const train_ctx ctx = {comm, &o, &fd, part, o.truth ? &tj : NULL, have_old ? &old : NULL, &ts,
+                           &m};
+    for (int k = 0; k < N_MODEL_KINDS; k++) {
+        if (st == RTN_OK && o.enabled[k]) st = model_kinds[k].fit(&ctx);
+        st = rtn_agree(comm, st);
+    }
     if (st == RTN_OK) {
         rtn_phase_begin("train:write");
         st = rtn_model_save(comm, o.out, &m);
