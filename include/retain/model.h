@@ -16,6 +16,7 @@
 #define RTN_MODEL_FORMAT "retain-model"
 #define RTN_MODEL_FORMAT_VERSION 1
 #define RTN_RISK_TIERS 4 /* low, medium, high, critical */
+#define RTN_MODEL_KINDS_MAX 16 /* entries of the model-kind table (retain/model_kind.h) */
 
 typedef struct {
     int present;
@@ -97,6 +98,10 @@ typedef struct {
     int gg_converged;
     uint64_t gg_n;
     rtn_clv_options clv_opt;
+
+    /* kinds that keep their state outside the fields above, by table position
+     * (rtn_model_kind_data); NULL when the bundle does not hold that kind */
+    void *kind_data[RTN_MODEL_KINDS_MAX];
 } rtn_model;
 
 /* The content id of m, as rtn_model_save records it: SHA-256 over every model dataset

@@ -20,6 +20,7 @@
 #include "retain/logreg.h"
 #include "retain/metrics.h"
 #include "retain/model.h"
+#include "retain/model_kind.h"
 #include "retain/segments.h"
 #include "retain/signals.h"
 #include "retain/split.h"
@@ -87,22 +88,29 @@ static const char behavior_segment_features[] =
     "monetary_mean:log1p,ipi_mean:log1p,category_entropy,top_category_share,online_share,"
     "app_share,weekend_share";
 
-/* The models `retain train` fits, in this order; --models names them. A model is its fit
- * function (below) and one line of this table. */
+/* The models `retain train` fits are the model-kind table (retain/model_kind.h), in its
+ * order; --models names them. The built-in kinds are fitted here, with this command's
+ * options and checkpoint (looked up by name); a kind without options brings its own fit. */
 typedef struct train_ctx train_ctx;
 typedef struct {
     const char *name;
     rtn_status (*fit)(const train_ctx *c);
-} model_kind;
+} builtin_fit;
 static rtn_status fit_churn(const train_ctx *c);
 static rtn_status fit_segments(const train_ctx *c);
 static rtn_status fit_clv(const train_ctx *c);
-static const model_kind model_kinds[] = {
+static const builtin_fit builtin_fits[] = {
     {"churn", fit_churn},
     {"segments", fit_segments},
     {"clv", fit_clv},
 };
-enum { N_MODEL_KINDS = sizeof model_kinds / sizeof model_kinds[0] };
+
+static rtn_status (*builtin_fit_of(const char *name))(const train_ctx *)
+{
+    for (size_t i = 0; i < sizeof builtin_fits / sizeof builtin_fits[0]; i++)
+        if (strcmp(builtin_fits[i].name, name) == 0) return builtin_fits[i].fit;
+    return NULL;
+}
 
 typedef struct {
     const char *features, *out, *warm, *truth;
@@ -112,7 +120,7 @@ typedef struct {
     int lambda_given, balanced, max_iter, churn_log1p;
     int kmin, kmax, n_init;
     const char *segment_features;
-    int enabled[N_MODEL_KINDS]; /* by model_kinds index */
+    int enabled[RTN_MODEL_KINDS_MAX]; /* by model-kind table position */
     rtn_clv_options clv;
     const char *checkpoint;
     int checkpoint_every;
@@ -385,7 +393,7 @@ static rtn_status parse_opts(train_opts *o, int argc, char **argv)
     o->n_init = 3;
     o->segment_features = default_segment_features;
     o->checkpoint_every = 20;
-    for (int k = 0; k < N_MODEL_KINDS; k++) o->enabled[k] = 1;
+    for (size_t k = 0; k < rtn_n_model_kinds; k++) o->enabled[k] = 1;
     o->clv = rtn_clv_options_default();
     optind = 1;
     opterr = 0;
@@ -416,19 +424,18 @@ static rtn_status parse_opts(train_opts *o, int argc, char **argv)
             break;
         }
         case 'M': {
-            for (int k = 0; k < N_MODEL_KINDS; k++) o->enabled[k] = 0;
+            for (size_t k = 0; k < rtn_n_model_kinds; k++) o->enabled[k] = 0;
             char *copy = strdup(optarg), *save = NULL;
             for (char *t = strtok_r(copy, ",", &save); t && st == RTN_OK; t = strtok_r(NULL, ",", &save)) {
-                int k = 0;
-                while (k < N_MODEL_KINDS && strcmp(t, model_kinds[k].name) != 0) k++;
-                if (k < N_MODEL_KINDS) {
+                int k = rtn_model_kind_index(t);
+                if (k >= 0) {
                     o->enabled[k] = 1;
                     continue;
                 }
-                char known[128] = "";
-                for (int i = 0; i < N_MODEL_KINDS; i++)
+                char known[256] = "";
+                for (size_t i = 0; i < rtn_n_model_kinds; i++)
                     snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s",
-                             i ? ", " : "", model_kinds[i].name);
+                             i ? ", " : "", rtn_model_kinds[i]->name);
                 st = rtn_fail(RTN_ERR_USAGE, "--models: unknown model '%s' (%s)", t, known);
             }
             free(copy);
@@ -490,7 +497,7 @@ static rtn_status parse_opts(train_opts *o, int argc, char **argv)
     if (optind != argc) return rtn_usage_error(self, "unexpected argument '%s'", argv[optind]);
     if (!o->features || !o->out) return rtn_usage_error(self, "--features and --out are required");
     int any = 0;
-    for (int k = 0; k < N_MODEL_KINDS; k++) any |= o->enabled[k];
+    for (size_t k = 0; k < rtn_n_model_kinds; k++) any |= o->enabled[k];
     if (!any) return rtn_usage_error(self, "--models selects nothing");
     return RTN_OK;
 }
@@ -502,8 +509,8 @@ static json_t *options_json(const train_opts *o)
     json_object_set_new(j, "split", json_pack("[fff]", o->split.train, o->split.valid, o->split.test));
     json_object_set_new(j, "split_salt", json_integer((json_int_t)o->split.salt));
     json_t *models = json_object();
-    for (int k = 0; k < N_MODEL_KINDS; k++)
-        json_object_set_new(models, model_kinds[k].name, json_boolean(o->enabled[k]));
+    for (size_t k = 0; k < rtn_n_model_kinds; k++)
+        json_object_set_new(models, rtn_model_kinds[k]->name, json_boolean(o->enabled[k]));
     json_object_set_new(j, "models", models);
     json_object_set_new(j, "C", json_real(o->C));
     if (o->lambda_given) json_object_set_new(j, "lambda", json_real(o->lambda));
@@ -1139,8 +1146,14 @@ rtn_status rtn_cmd_train(MPI_Comm comm, int argc, char **argv)
     }
     const train_ctx ctx = {comm, &o, &fd, part, o.truth ? &tj : NULL, have_old ? &old : NULL, &ts,
                            &m};
-    for (int k = 0; k < N_MODEL_KINDS; k++) {
-        if (st == RTN_OK && o.enabled[k]) st = model_kinds[k].fit(&ctx);
+    for (size_t k = 0; k < rtn_n_model_kinds; k++) {
+        const rtn_model_kind *kind = rtn_model_kinds[k];
+        rtn_status (*fit)(const train_ctx *) = builtin_fit_of(kind->name);
+        const rtn_fit_input in = {comm, &fd, part};
+        if (st == RTN_OK && o.enabled[k])
+            st = fit ? fit(&ctx)
+                 : kind->fit ? kind->fit(&in, &m)
+                             : rtn_fail(RTN_ERR_INTERNAL, "model kind '%s' has no fit", kind->name);
         st = rtn_agree(comm, st);
     }
     if (st == RTN_OK) {

@@ -3,9 +3,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "retain/clv.h"
-#include "retain/features.h"
-#include "retain/kmeans.h"
+#include "retain/model_kind.h"
 
 const char *const rtn_action_names[RTN_N_ACTIONS] = {
     "none", "vip_thanks", "reminder", "category_coupon", "loyalty_reward", "personal_call",
@@ -53,65 +51,9 @@ rtn_status rtn_score_customer(const rtn_model *m, const double *x, const double 
     out->clv = out->p_alive = out->expected_purchases = NAN;
     for (size_t j = 0; j < d; j++)
         if (!isfinite(x[j])) return rtn_fail(RTN_ERR_DATA, "feature %s is not finite", m->feature_names[j]);
-    if (m->has_churn) {
-        /* decision function on standardized values, so contributions are comparable */
-        double z = m->intercept_std;
-        double *contrib = work;
-        for (size_t j = 0; j < d; j++) {
-            double t = rtn_xform_value((rtn_xform)m->churn_transform[j], x[j]);
-            double s = (t - m->scaler_mean[j]) / m->scaler_scale[j];
-            contrib[j] = m->coef_std[j] * s;
-            z += contrib[j];
-        }
-        out->churn_probability = z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z));
-        out->risk_tier = rtn_model_risk_tier(m, out->churn_probability);
-        /* reasons: the largest positive contributions, ties to the lower feature index;
-         * one pass keeping the best three in order (a later feature displaces a kept one
-         * only when strictly larger) */
-        int nr = 0;
-        for (size_t j = 0; j < d; j++) {
-            double v = contrib[j];
-            if (!(v > 0)) continue;
-            int at = nr;
-            while (at > 0 && v > out->reason_contribution[at - 1]) at--;
-            if (at >= RTN_SCORE_REASONS) continue;
-            if (nr < RTN_SCORE_REASONS) nr++;
-            for (int q = nr - 1; q > at; q--) {
-                out->reason[q] = out->reason[q - 1];
-                out->reason_contribution[q] = out->reason_contribution[q - 1];
-            }
-            out->reason[at] = (int16_t)j;
-            out->reason_contribution[at] = v;
-        }
-    }
-    if (m->has_segments) {
-        double *s = work + d;
-        for (size_t j = 0; j < m->ds; j++) {
-            double t = rtn_xform_value((rtn_xform)m->seg_transform[j], x[m->seg_feature[j]]);
-            s[j] = (t - m->seg_mean[j]) / m->seg_scale[j];
-        }
-        double best = INFINITY;
-        for (int c = 0; c < m->k; c++) {
-            double dist = 0;
-            const double *cc = m->centroids + (size_t)c * m->ds;
-            for (size_t j = 0; j < m->ds; j++) {
-                double e = s[j] - cc[j];
-                dist += e * e;
-            }
-            if (dist < best) {
-                best = dist;
-                out->segment = c;
-            }
-        }
-    }
-    if (m->has_clv && clv) {
-        double xx = clv[RTN_CLV_X], tx = clv[RTN_CLV_T_X], TT = clv[RTN_CLV_T],
-               mx = clv[RTN_CLV_MEAN_REPEAT_SPEND];
-        double t = m->clv_opt.horizon_months * m->clv_opt.periods_per_month;
-        rtn_purchase_model pm = {m->purchase_kind, m->bgnbd, m->nbd};
-        out->p_alive = rtn_purchase_p_alive(&pm, xx, tx, TT);
-        out->expected_purchases = rtn_purchase_expected_purchases(&pm, t, xx, tx, TT);
-        if (m->has_gg) out->clv = rtn_purchase_clv_value(&pm, &m->gg, &m->clv_opt, xx, tx, TT, mx);
+    for (size_t k = 0; k < rtn_n_model_kinds; k++) {
+        const rtn_model_kind *kind = rtn_model_kinds[k];
+        if (kind->score && kind->present(m)) kind->score(m, x, clv, work, out);
     }
     out->value = isfinite(out->clv) ? out->clv : (value_col >= 0 ? x[value_col] : 0.0);
     return RTN_OK;

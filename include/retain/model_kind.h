@@ -1,0 +1,108 @@
+/* The model kinds a bundle can hold, described once: one table (src/serve/model_kinds.c)
+ * that the bundle writer and reader, the scorer, the JSON export, `retain model show/diff`
+ * and `retain train --models` loop over, in table order. A kind is one file that fills an
+ * rtn_model_kind (the built-in ones are src/serve/kind_*.c); adding one is that file and
+ * one line of the table. docs/architecture.md shows the table; docs/serving.md the groups.
+ *
+ * A kind's datasets and attributes live in the bundle group "/NAME". It writes them with
+ * the rtn_bundle_put_* / rtn_bundle_attr_* calls below, which also feed the content id,
+ * and reads them back with rtn_bundle_get_* (errors are sticky: after the first one every
+ * call does nothing and the reader or writer reports it). */
+#ifndef RETAIN_MODEL_KIND_H
+#define RETAIN_MODEL_KIND_H
+
+#include <hdf5.h>
+#include <jansson.h>
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "retain/features.h"
+#include "retain/model.h"
+#include "retain/score.h"
+#include "retain/status.h"
+
+typedef struct rtn_bundle_writer rtn_bundle_writer;
+typedef struct rtn_bundle_reader rtn_bundle_reader;
+
+/* What a fit without options of its own gets: this rank's features block and the split. */
+typedef struct {
+    MPI_Comm comm;
+    const rtn_features_data *fd;
+    const uint8_t *part; /* fd->n: RTN_SPLIT_TRAIN, _VALID or _TEST */
+} rtn_fit_input;
+
+typedef struct rtn_model_kind {
+    const char *name;    /* --models name and bundle group "/NAME" */
+    const char *summary; /* what it predicts, one line (retain train --help, docs) */
+    int (*present)(const rtn_model *m);
+    /* Collective fit into m. NULL for the built-in kinds, whose fits read retain train's
+     * own options and checkpoint (src/cmd/cmd_train.c, looked up by name). */
+    rtn_status (*fit)(const rtn_fit_input *in, rtn_model *m);
+    void (*save)(rtn_bundle_writer *w, const rtn_model *m);
+    void (*load)(rtn_bundle_reader *r, rtn_model *m); /* called when the group exists */
+    void (*release)(rtn_model *m);
+    /* Adds this kind's part of a customer's score (NULL: nothing per customer). x: the
+     * bundle's features in original units; clv: the RTN_CLV_* columns or NULL; work: 2*d
+     * doubles, the first d for the churn kind, the next d for the segments kind. */
+    void (*score)(const rtn_model *m, const double *x, const double *clv, double *work,
+                  rtn_score *out);
+    json_t *(*export_json)(const rtn_model *m); /* the "NAME" member of the JSON export */
+    void (*show)(FILE *out, const rtn_model *m);
+    void (*diff)(FILE *out, const rtn_model *a, const rtn_model *b); /* both present */
+} rtn_model_kind;
+
+extern const rtn_model_kind *const rtn_model_kinds[];
+extern const size_t rtn_n_model_kinds;
+
+/* Table position of the kind called name, or -1. */
+int rtn_model_kind_index(const char *name);
+/* The state of a kind that keeps it outside rtn_model's own fields (m->kind_data). */
+void **rtn_model_kind_data(rtn_model *m, const char *name);
+void *rtn_model_kind_data_const(const rtn_model *m, const char *name);
+
+/* ---- writing a kind's group (rtn_model_kind.save) */
+hid_t rtn_bundle_group(rtn_bundle_writer *w, const char *path);
+void rtn_bundle_close_group(rtn_bundle_writer *w, hid_t g);
+void rtn_bundle_put(rtn_bundle_writer *w, const char *path, hid_t type, int rank, uint64_t d0,
+                    uint64_t d1, const void *data);
+void rtn_bundle_put_f64(rtn_bundle_writer *w, const char *path, const double *v, size_t n);
+void rtn_bundle_put_strings(rtn_bundle_writer *w, const char *path, char **s, size_t n);
+void rtn_bundle_attr_f64(rtn_bundle_writer *w, hid_t obj, const char *name, double v);
+void rtn_bundle_attr_i64(rtn_bundle_writer *w, hid_t obj, const char *name, int64_t v);
+void rtn_bundle_attr_str(rtn_bundle_writer *w, hid_t obj, const char *name, const char *v);
+/* The churn-style evaluation group (docs/serving.md: metrics/validation, metrics/test). */
+void rtn_bundle_put_eval(rtn_bundle_writer *w, const char *path, const rtn_model_eval *e);
+
+/* ---- reading it back (rtn_model_kind.load) */
+int rtn_bundle_ok(const rtn_bundle_reader *r);
+int rtn_bundle_exists(rtn_bundle_reader *r, const char *path);
+/* Opens a group (H5I_INVALID_HID and an error when it cannot); close with H5Gclose. */
+hid_t rtn_bundle_open_group(rtn_bundle_reader *r, const char *path);
+/* A dataset as a malloc'ed array of want elements ((size_t)-1: any; *got receives it). */
+void *rtn_bundle_get(rtn_bundle_reader *r, const char *path, hid_t type, size_t want,
+                     size_t *got);
+void rtn_bundle_get_strings(rtn_bundle_reader *r, const char *path, char ***s, size_t *n);
+double rtn_bundle_get_attr_f64(rtn_bundle_reader *r, hid_t obj, const char *name);
+int64_t rtn_bundle_get_attr_i64(rtn_bundle_reader *r, hid_t obj, const char *name);
+void rtn_bundle_get_attr_str(rtn_bundle_reader *r, hid_t obj, const char *name, char *buf,
+                             size_t n);
+int rtn_bundle_has_attr(rtn_bundle_reader *r, hid_t obj, const char *name);
+void rtn_bundle_get_eval(rtn_bundle_reader *r, const char *path, rtn_model_eval *e);
+/* Records a format error (printf-style) unless one is already recorded. */
+void rtn_bundle_fail(rtn_bundle_reader *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- JSON pieces (rtn_model_kind.export_json): NAN and infinities become null */
+json_t *rtn_json_real(double v);
+json_t *rtn_json_reals(const double *v, size_t n);
+json_t *rtn_json_matrix(const double *v, size_t rows, size_t cols);
+json_t *rtn_json_strings(char *const *s, size_t n);
+json_t *rtn_json_xforms(const int8_t *t, size_t n);
+json_t *rtn_json_named(const char *const *names, const double *v, size_t n);
+/* Sets o[k] = v, taking v's reference (a NULL v becomes null). */
+void rtn_json_set(json_t *o, const char *k, json_t *v);
+json_t *rtn_json_eval(const rtn_model_eval *e);
+
+#endif

@@ -1,0 +1,43 @@
+/* The table of model kinds (include/retain/model_kind.h), in the order a bundle holds
+ * them, the scorer applies them and `retain train` fits them: a new kind is its file and
+ * one line here. */
+#include <string.h>
+
+#include "retain/model_kind.h"
+
+extern const rtn_model_kind rtn_churn_kind, rtn_segments_kind, rtn_clv_kind;
+#ifdef RETAIN_EXAMPLE_MODEL
+/* tests/example_model/: registered only in the test build's retain-example */
+extern const rtn_model_kind rtn_constant_churn_kind;
+#endif
+
+const rtn_model_kind *const rtn_model_kinds[] = {
+    &rtn_churn_kind,
+    &rtn_segments_kind,
+    &rtn_clv_kind,
+#ifdef RETAIN_EXAMPLE_MODEL
+    &rtn_constant_churn_kind,
+#endif
+};
+const size_t rtn_n_model_kinds = sizeof rtn_model_kinds / sizeof rtn_model_kinds[0];
+_Static_assert(sizeof rtn_model_kinds / sizeof rtn_model_kinds[0] <= RTN_MODEL_KINDS_MAX,
+               "raise RTN_MODEL_KINDS_MAX (retain/model.h)");
+
+int rtn_model_kind_index(const char *name)
+{
+    for (size_t k = 0; k < rtn_n_model_kinds; k++)
+        if (strcmp(rtn_model_kinds[k]->name, name) == 0) return (int)k;
+    return -1;
+}
+
+void **rtn_model_kind_data(rtn_model *m, const char *name)
+{
+    int k = rtn_model_kind_index(name);
+    return k < 0 ? NULL : &m->kind_data[k];
+}
+
+void *rtn_model_kind_data_const(const rtn_model *m, const char *name)
+{
+    int k = rtn_model_kind_index(name);
+    return k < 0 ? NULL : m->kind_data[k];
+}
