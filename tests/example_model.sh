@@ -36,7 +36,7 @@ print("constant_churn rate %.4f = %d / %d" % (g.attrs["rate"], pos, n))
 PY
 
 # JSON export, show and diff go through the table too
-X 1 export --model e1.h5 --json e1.json -q
+X 1 export --model e1.h5 --json e1.json --onnx e1.onnx -q
 "$RETAIN_PYTHON" - <<'PY' || fail "JSON export of the example kind"
 import json, h5py
 j = json.load(open("e1.json"))

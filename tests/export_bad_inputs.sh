@@ -36,7 +36,7 @@ expect 2 "same file" export --model "$F/m.h5" --onnx a.x --json a.x
 expect 2 "unknown or incomplete option" export --model "$F/m.h5" --onnx a.onnx --pmml a.pmml
 expect 2 "unexpected argument" export --model "$F/m.h5" --onnx a.onnx extra
 # a bundle with only the lifetime-value models has nothing the graph could compute
-expect 5 "neither a churn model nor segments" export --model "$F/m-clv.h5" --onnx a.onnx --json a.json
+expect 5 "none of the models an ONNX graph holds \\(churn, segments\\): nothing to export" export --model "$F/m-clv.h5" --onnx a.onnx --json a.json
 no_files truncated.h5
 # unwritable destinations: a missing directory, a regular file as the directory
 expect 3 "cannot create" export --model "$F/m.h5" --onnx nodir/a.onnx

@@ -26,6 +26,29 @@
 typedef struct rtn_bundle_writer rtn_bundle_writer;
 typedef struct rtn_bundle_reader rtn_bundle_reader;
 
+/* The ONNX graph under construction (src/serve/export_onnx.c) and the calls a kind adds its
+ * piece with, passed in so that a kind needs neither protobuf-c nor the exporter to link
+ * (libretain holds the kinds but not the exporter). Names are the graph's value names; every
+ * call returns the name it made (NULL when out of memory, which the exporter reports). */
+typedef struct rtn_onnx_graph rtn_onnx_graph;
+typedef struct {
+    const char *(*init_f64)(rtn_onnx_graph *g, const char *name, int ndims, const int64_t *dims,
+                            const double *v);
+    const char *(*init_i64)(rtn_onnx_graph *g, const char *name, int ndims, const int64_t *dims,
+                            const int64_t *v);
+    /* OP(inputs...) -> out (a fresh name when NULL), with up to two integer attributes
+     * (attr0/attr1 NULL: none) */
+    const char *(*node)(rtn_onnx_graph *g, const char *op, const char *out, const char *attr0,
+                        int64_t v0, const char *attr1, int64_t v1, int n_in, ...);
+    /* where(xform == log1p, sign(x) * log1p(|x|), x) over the n columns of x */
+    const char *(*signed_log1p)(rtn_onnx_graph *g, const char *x, const char *prefix, size_t n,
+                                const int8_t *xform);
+    /* declares the graph output name, shape [N], double or int64 */
+    void (*output)(rtn_onnx_graph *g, const char *name, int is_int64, const char *doc);
+    void (*meta)(rtn_onnx_graph *g, const char *key, const char *value); /* metadata_props */
+    void *(*alloc)(rtn_onnx_graph *g, size_t bytes); /* freed with the graph */
+} rtn_onnx_builder;
+
 /* What a fit without options of its own gets: this rank's features block and the split. */
 typedef struct {
     MPI_Comm comm;
@@ -48,7 +71,15 @@ typedef struct rtn_model_kind {
      * doubles, the first d for the churn kind, the next d for the segments kind. */
     void (*score)(const rtn_model *m, const double *x, const double *clv, double *work,
                   rtn_score *out);
+    /* retain export: parameters the exports need must be usable (finite, non-zero scales);
+     * NULL: nothing to check */
+    rtn_status (*export_check)(const rtn_model *m);
     json_t *(*export_json)(const rtn_model *m); /* the "NAME" member of the JSON export */
+    /* its part of the ONNX graph, from the input "features" [N, d] (and the initializers
+     * "one", "zero") to its outputs; then its metadata_props, after "retain.outputs".
+     * NULL: the kind is not in the graph */
+    void (*onnx_graph)(const rtn_onnx_builder *b, rtn_onnx_graph *g, const rtn_model *m);
+    void (*onnx_meta)(const rtn_onnx_builder *b, rtn_onnx_graph *g, const rtn_model *m);
     void (*show)(FILE *out, const rtn_model *m);
     void (*diff)(FILE *out, const rtn_model *a, const rtn_model *b); /* both present */
 } rtn_model_kind;
@@ -61,6 +92,10 @@ int rtn_model_kind_index(const char *name);
 /* The state of a kind that keeps it outside rtn_model's own fields (m->kind_data). */
 void **rtn_model_kind_data(rtn_model *m, const char *name);
 void *rtn_model_kind_data_const(const rtn_model *m, const char *name);
+
+/* For export_check: every v[i] finite (and non-zero when nonzero), else a format error
+ * naming what[i]. */
+rtn_status rtn_kind_check_finite(const char *what, const double *v, size_t n, int nonzero);
 
 /* ---- writing a kind's group (rtn_model_kind.save) */
 hid_t rtn_bundle_group(rtn_bundle_writer *w, const char *path);

@@ -13,6 +13,7 @@
 #include "retain/export.h"
 #include "retain/log.h"
 #include "retain/model.h"
+#include "retain/model_kind.h"
 
 const char rtn_usage_export[] =
     "usage: retain export --model BUNDLE [--onnx FILE] [--json FILE]\n"
@@ -35,30 +36,13 @@ const char rtn_usage_export[] =
     "  --onnx FILE      write the ONNX model here\n"
     "  --json FILE      write the JSON model here\n";
 
-/* Parameters that the exported graph and document use must be finite, scales non-zero. */
-static rtn_status check_finite(const char *what, const double *v, size_t n, int scale)
-{
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(v[i]) || (scale && v[i] == 0))
-            return rtn_fail(RTN_ERR_FORMAT, "%s[%zu] = %g cannot be exported", what, i, v[i]);
-    return RTN_OK;
-}
-
+/* Parameters that the exported graph and document use must be usable: each kind checks
+ * its own (finite, scales non-zero). */
 static rtn_status check_model(const rtn_model *m)
 {
-    if (m->has_churn) {
-        RTN_TRY(check_finite("/churn/scaler_mean", m->scaler_mean, m->d, 0));
-        RTN_TRY(check_finite("/churn/scaler_scale", m->scaler_scale, m->d, 1));
-        RTN_TRY(check_finite("/churn/coef_std", m->coef_std, m->d, 0));
-        RTN_TRY(check_finite("/churn@intercept_std", &m->intercept_std, 1, 0));
-    }
-    if (m->has_segments) {
-        if (m->k < 1 || m->ds < 1)
-            return rtn_fail(RTN_ERR_FORMAT, "the bundle's segmentation is empty (k = %d, %zu features)",
-                            m->k, m->ds);
-        RTN_TRY(check_finite("/segments/scaler_mean", m->seg_mean, m->ds, 0));
-        RTN_TRY(check_finite("/segments/scaler_scale", m->seg_scale, m->ds, 1));
-        RTN_TRY(check_finite("/segments/centroids", m->centroids, (size_t)m->k * m->ds, 0));
+    for (size_t k = 0; k < rtn_n_model_kinds; k++) {
+        const rtn_model_kind *kind = rtn_model_kinds[k];
+        if (kind->export_check && kind->present(m)) RTN_TRY(kind->export_check(m));
     }
     return RTN_OK;
 }

@@ -21,6 +21,7 @@
 #include "retain/atomic.h"
 #include "retain/export.h"
 #include "retain/kmeans.h"
+#include "retain/model_kind.h"
 #include "retain/version.h"
 
 /* --------------------------------------------------------------------------- arena */
@@ -73,14 +74,20 @@ static void arena_free(arena *a)
 }
 
 /* --------------------------------------------------------------------------- graph */
-typedef struct {
+struct rtn_onnx_graph {
     arena a;
     Onnx__NodeProto **nodes;
     size_t n_nodes, cap_nodes;
     Onnx__TensorProto **inits;
     size_t n_inits, cap_inits;
     int counter;
-} gb;
+    Onnx__ValueInfoProto *outs[RTN_MODEL_KINDS_MAX]; /* graph outputs, in kind order */
+    size_t n_out;
+    int bad_output;               /* an output could not be built, or too many */
+    Onnx__ModelProto *mp;         /* metadata_props go here */
+    size_t meta_cap;
+};
+typedef struct rtn_onnx_graph gb;
 
 /* Makes room for one more element in the pointer array *arrp (typed by the caller; the
  * array pointer is read and written with memcpy, so no pointer type is punned). */
@@ -122,8 +129,8 @@ static Onnx__AttributeProto *attr_int(gb *g, const char *name, int64_t v)
 
 /* Adds a node OP(inputs...) -> one output named out (a fresh name when NULL) with up to two
  * attributes (NULL when absent); returns the output name, NULL when out of memory. */
-static char *node(gb *g, const char *op, const char *out, Onnx__AttributeProto *at0,
-                  Onnx__AttributeProto *at1, int nin, ...)
+static char *vnode(gb *g, const char *op, const char *out, Onnx__AttributeProto *at0,
+                   Onnx__AttributeProto *at1, int nin, va_list ap)
 {
     Onnx__NodeProto *nd = aalloc(&g->a, sizeof *nd);
     if (!nd) return NULL;
@@ -131,10 +138,7 @@ static char *node(gb *g, const char *op, const char *out, Onnx__AttributeProto *
     nd->op_type = astr(&g->a, op);
     nd->input = aalloc(&g->a, sizeof(char *) * (size_t)nin);
     if (!nd->input) return NULL;
-    va_list ap;
-    va_start(ap, nin);
     for (int i = 0; i < nin; i++) nd->input[i] = astr(&g->a, va_arg(ap, const char *));
-    va_end(ap);
     nd->n_input = (size_t)nin;
     char *o = out ? astr(&g->a, out) : fresh(g, op);
     nd->output = aalloc(&g->a, sizeof(char *));
@@ -154,6 +158,16 @@ static char *node(gb *g, const char *op, const char *out, Onnx__AttributeProto *
     }
     if (grow(&g->a, &g->nodes, g->n_nodes, &g->cap_nodes)) g->nodes[g->n_nodes++] = nd;
     return g->a.oom ? NULL : o;
+}
+
+static char *node(gb *g, const char *op, const char *out, Onnx__AttributeProto *at0,
+                  Onnx__AttributeProto *at1, int nin, ...)
+{
+    va_list ap;
+    va_start(ap, nin);
+    char *o = vnode(g, op, out, at0, at1, nin, ap);
+    va_end(ap);
+    return o;
 }
 
 /* Initializer tensors. */
@@ -279,8 +293,10 @@ static const char *signed_log1p(gb *g, const char *x, const char *prefix, size_t
     return node(g, "Where", nm, NULL, NULL, 3, mask, sl, x);
 }
 
-static void meta(gb *g, Onnx__ModelProto *mp, size_t *cap, const char *key, const char *value)
+static void meta(gb *g, const char *key, const char *value)
 {
+    Onnx__ModelProto *mp = g->mp;
+    size_t *cap = &g->meta_cap;
     Onnx__StringStringEntryProto *e = aalloc(&g->a, sizeof *e);
     if (!e) return;
     onnx__string_string_entry_proto__init(e);
@@ -299,13 +315,64 @@ static char *json_names(char *const *s, size_t n)
     return txt;
 }
 
+/* ------------------------------------------------------- the kinds' builder calls */
+static const char *b_node(gb *g, const char *op, const char *out, const char *attr0, int64_t v0,
+                          const char *attr1, int64_t v1, int nin, ...)
+{
+    Onnx__AttributeProto *at0 = attr0 ? attr_int(g, attr0, v0) : NULL;
+    Onnx__AttributeProto *at1 = attr1 ? attr_int(g, attr1, v1) : NULL;
+    if ((attr0 && !at0) || (attr1 && !at1)) return NULL;
+    va_list ap;
+    va_start(ap, nin);
+    const char *o = vnode(g, op, out, at0, at1, nin, ap);
+    va_end(ap);
+    return o;
+}
+
+static void b_output(gb *g, const char *name, int is_int64, const char *doc)
+{
+    const int64_t batch[1] = {-1};
+    Onnx__ValueInfoProto *v =
+        value_info(g, name, is_int64 ? ONNX__TENSOR_PROTO__DATA_TYPE__INT64 : ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE,
+                   1, batch, doc);
+    if (!v || g->n_out == RTN_MODEL_KINDS_MAX) g->bad_output = 1;
+    else g->outs[g->n_out++] = v;
+}
+
+static void *b_alloc(gb *g, size_t bytes) { return aalloc(&g->a, bytes); }
+
+static const rtn_onnx_builder builder = {
+    .init_f64 = init_f64,
+    .init_i64 = init_i64,
+    .node = b_node,
+    .signed_log1p = signed_log1p,
+    .output = b_output,
+    .meta = meta,
+    .alloc = b_alloc,
+};
+
+/* Kinds with a part in the graph and present in m; their names, comma-separated. */
+static size_t graph_kinds(const rtn_model *m, char *names, size_t cap)
+{
+    size_t n = 0;
+    names[0] = '\0';
+    for (size_t k = 0; k < rtn_n_model_kinds; k++) {
+        const rtn_model_kind *kind = rtn_model_kinds[k];
+        if (!kind->onnx_graph) continue;
+        snprintf(names + strlen(names), cap - strlen(names), "%s%s", names[0] ? ", " : "", kind->name);
+        n += kind->present(m);
+    }
+    return n;
+}
+
 rtn_status rtn_export_onnx_bytes(const rtn_model *m, uint8_t **buf, size_t *len)
 {
     *buf = NULL;
     *len = 0;
-    if (!m->has_churn && !m->has_segments)
-        return rtn_fail(RTN_ERR_DATA, "the bundle has neither a churn model nor segments: "
-                                      "nothing to export");
+    char known[256];
+    if (graph_kinds(m, known, sizeof known) == 0)
+        return rtn_fail(RTN_ERR_DATA, "the bundle has none of the models an ONNX graph holds (%s): "
+                        "nothing to export", known);
     if (m->d == 0) return rtn_fail(RTN_ERR_FORMAT, "the bundle has no features");
     gb g = {0};
     arena *a = &g.a;
@@ -313,60 +380,9 @@ rtn_status rtn_export_onnx_bytes(const rtn_model *m, uint8_t **buf, size_t *len)
     double one = 1.0, zero = 0.0;
     init_f64(&g, "one", 0, NULL, &one);
     init_f64(&g, "zero", 0, NULL, &zero);
-    Onnx__ValueInfoProto *outs[2] = {NULL, NULL};
-    size_t n_out = 0;
-    const int64_t batch[1] = {-1};
-
-    if (m->has_churn) {
-        const char *t = signed_log1p(&g, "features", "churn", m->d, m->churn_transform);
-        init_f64(&g, "churn_mean", 1, &d, m->scaler_mean);
-        init_f64(&g, "churn_scale", 1, &d, m->scaler_scale);
-        int64_t cd[2] = {d, 1};
-        init_f64(&g, "churn_coef_std", 2, cd, m->coef_std);
-        init_f64(&g, "churn_intercept_std", 0, NULL, &m->intercept_std);
-        int64_t flat = -1, one1 = 1;
-        init_i64(&g, "flat_shape", 1, &one1, &flat);
-        const char *c = node(&g, "Sub", "churn_centered", NULL, NULL, 2, t, "churn_mean");
-        const char *s = node(&g, "Div", "churn_standardized", NULL, NULL, 2, c, "churn_scale");
-        const char *z1 = node(&g, "MatMul", NULL, NULL, NULL, 2, s, "churn_coef_std");
-        const char *z = node(&g, "Add", "churn_logit", NULL, NULL, 2, z1, "churn_intercept_std");
-        const char *p = node(&g, "Sigmoid", NULL, NULL, NULL, 1, z);
-        node(&g, "Reshape", "churn_probability", NULL, NULL, 2, p, "flat_shape");
-        outs[n_out++] = value_info(&g, "churn_probability", ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE, 1,
-                                   batch, "churn probability of each customer, in (0, 1)");
-    }
-    if (m->has_segments) {
-        const int64_t ds = (int64_t)m->ds, k = m->k;
-        int64_t *cols = aalloc(a, sizeof(int64_t) * m->ds);
-        int64_t *ids = aalloc(a, sizeof(int64_t) * (size_t)k);
-        if (cols && ids) {
-            for (size_t j = 0; j < m->ds; j++) cols[j] = m->seg_feature[j];
-            for (int c = 0; c < m->k; c++) ids[c] = m->segment_id[c];
-        }
-        init_i64(&g, "seg_columns", 1, &ds, cols);
-        init_f64(&g, "seg_mean", 1, &ds, m->seg_mean);
-        init_f64(&g, "seg_scale", 1, &ds, m->seg_scale);
-        int64_t cdim[2] = {k, ds};
-        init_f64(&g, "seg_centroids", 2, cdim, m->centroids);
-        init_i64(&g, "seg_ids", 1, &k, ids);
-        int64_t ax1 = 1, ax2 = 2, one1 = 1;
-        init_i64(&g, "axis_1", 1, &one1, &ax1);
-        init_i64(&g, "axis_2", 1, &one1, &ax2);
-        const char *xs = node(&g, "Gather", "seg_raw", attr_int(&g, "axis", 1), NULL, 2, "features",
-                              "seg_columns");
-        const char *t = signed_log1p(&g, xs, "seg", m->ds, m->seg_transform);
-        const char *c = node(&g, "Sub", "seg_centered", NULL, NULL, 2, t, "seg_mean");
-        const char *s = node(&g, "Div", "seg_standardized", NULL, NULL, 2, c, "seg_scale");
-        const char *s3 = node(&g, "Unsqueeze", NULL, NULL, NULL, 2, s, "axis_1");
-        const char *e = node(&g, "Sub", NULL, NULL, NULL, 2, s3, "seg_centroids");
-        const char *e2 = node(&g, "Mul", NULL, NULL, NULL, 2, e, e);
-        const char *dist = node(&g, "ReduceSum", "seg_sq_distance", attr_int(&g, "keepdims", 0), NULL,
-                                2, e2, "axis_2");
-        const char *idx = node(&g, "ArgMin", "seg_cluster", attr_int(&g, "axis", 1),
-                               attr_int(&g, "keepdims", 0), 1, dist);
-        node(&g, "Gather", "segment_id", attr_int(&g, "axis", 0), NULL, 2, "seg_ids", idx);
-        outs[n_out++] = value_info(&g, "segment_id", ONNX__TENSOR_PROTO__DATA_TYPE__INT64, 1, batch,
-                                   "stable segment id of the nearest centroid (retain.segment_ids)");
+    for (size_t k = 0; k < rtn_n_model_kinds; k++) {
+        const rtn_model_kind *kind = rtn_model_kinds[k];
+        if (kind->onnx_graph && kind->present(m)) kind->onnx_graph(&builder, &g, m);
     }
 
     /* input, documented with its columns */
@@ -387,9 +403,9 @@ rtn_status rtn_export_onnx_bytes(const rtn_model *m, uint8_t **buf, size_t *len)
     Onnx__OperatorSetIdProto *ops = aalloc(a, sizeof *ops);
     Onnx__OperatorSetIdProto **opsv = aalloc(a, sizeof *opsv);
     Onnx__ValueInfoProto **inv = aalloc(a, sizeof *inv);
-    Onnx__ValueInfoProto **outv = aalloc(a, sizeof *outv * 2);
+    Onnx__ValueInfoProto **outv = aalloc(a, sizeof *outv * (g.n_out ? g.n_out : 1));
     rtn_status st = RTN_OK;
-    if (!a->oom && gp && mp && ops && opsv && inv && outv && in && outs[0] && (n_out < 2 || outs[1])) {
+    if (!a->oom && !g.bad_output && gp && mp && ops && opsv && inv && outv && in) {
         onnx__graph_proto__init(gp);
         onnx__model_proto__init(mp);
         onnx__operator_set_id_proto__init(ops);
@@ -402,10 +418,9 @@ rtn_status rtn_export_onnx_bytes(const rtn_model *m, uint8_t **buf, size_t *len)
         inv[0] = in;
         gp->input = inv;
         gp->n_input = 1;
-        outv[0] = outs[0];
-        outv[1] = outs[1];
+        memcpy(outv, g.outs, sizeof *outv * g.n_out);
         gp->output = outv;
-        gp->n_output = n_out;
+        gp->n_output = g.n_out;
         ops->domain = astr(a, "");
         ops->has_version = 1;
         ops->version = RTN_ONNX_OPSET;
@@ -422,45 +437,37 @@ rtn_status rtn_export_onnx_bytes(const rtn_model *m, uint8_t **buf, size_t *len)
         mp->doc_string = astr(a, "churn probability and segment id from raw customer features; "
                                  "metadata_props hold the model provenance (docs/serving.md)");
         mp->graph = gp;
-        size_t mcap = 0;
+        g.mp = mp;
         char num[64];
-        meta(&g, mp, &mcap, "retain.format", RTN_ONNX_FORMAT);
+        meta(&g, "retain.format", RTN_ONNX_FORMAT);
         snprintf(num, sizeof num, "%d", RTN_ONNX_GRAPH_VERSION);
-        meta(&g, mp, &mcap, "retain.graph_version", num);
-        meta(&g, mp, &mcap, "retain.model_content_id", m->content_id);
+        meta(&g, "retain.graph_version", num);
+        meta(&g, "retain.model_content_id", m->content_id);
         /* the model version a serving system should key on: bundles with the same content id
          * score identically */
-        meta(&g, mp, &mcap, "retain.model_version", m->content_id);
+        meta(&g, "retain.model_version", m->content_id);
         snprintf(num, sizeof num, "%d", RTN_MODEL_FORMAT_VERSION);
-        meta(&g, mp, &mcap, "retain.model_format_version", num);
-        meta(&g, mp, &mcap, "retain.model_creator_version", m->creator_version);
-        meta(&g, mp, &mcap, "retain.model_created_at", m->created_at);
-        meta(&g, mp, &mcap, "retain.cutoff", m->cutoff_iso);
+        meta(&g, "retain.model_format_version", num);
+        meta(&g, "retain.model_creator_version", m->creator_version);
+        meta(&g, "retain.model_created_at", m->created_at);
+        meta(&g, "retain.cutoff", m->cutoff_iso);
         snprintf(num, sizeof num, "%" PRId64, m->horizon_days);
-        meta(&g, mp, &mcap, "retain.horizon_days", num);
-        meta(&g, mp, &mcap, "retain.currency", m->currency);
+        meta(&g, "retain.horizon_days", num);
+        meta(&g, "retain.currency", m->currency);
         char *fn = json_names(m->feature_names, m->d);
-        meta(&g, mp, &mcap, "retain.feature_names", fn);
+        meta(&g, "retain.feature_names", fn);
         free(fn);
-        meta(&g, mp, &mcap, "retain.outputs", m->has_churn && m->has_segments ? "churn_probability,segment_id"
-                                              : m->has_churn ? "churn_probability" : "segment_id");
-        if (m->has_churn) {
-            char cuts[128];
-            snprintf(cuts, sizeof cuts, "[%.17g,%.17g,%.17g]", m->risk_cut[0], m->risk_cut[1], m->risk_cut[2]);
-            meta(&g, mp, &mcap, "retain.risk_cuts", cuts);
-            snprintf(num, sizeof num, "%.17g", m->threshold);
-            meta(&g, mp, &mcap, "retain.threshold", num);
+        char *outputs = aalloc(a, 64 * (g.n_out + 1));
+        if (outputs) {
+            outputs[0] = '\0';
+            for (size_t i = 0; i < g.n_out; i++)
+                snprintf(outputs + strlen(outputs), 64 * (g.n_out + 1) - strlen(outputs), "%s%s",
+                         i ? "," : "", g.outs[i]->name);
         }
-        if (m->has_segments) {
-            char *sn = json_names(m->segment_name, (size_t)m->k);
-            meta(&g, mp, &mcap, "retain.segment_names", sn);
-            free(sn);
-            json_t *arr = json_array();
-            for (int c = 0; c < m->k; c++) json_array_append_new(arr, json_integer(m->segment_id[c]));
-            char *si = json_dumps(arr, JSON_COMPACT);
-            json_decref(arr);
-            meta(&g, mp, &mcap, "retain.segment_ids", si);
-            free(si);
+        meta(&g, "retain.outputs", outputs);
+        for (size_t k = 0; k < rtn_n_model_kinds; k++) {
+            const rtn_model_kind *kind = rtn_model_kinds[k];
+            if (kind->onnx_meta && kind->present(m)) kind->onnx_meta(&builder, &g, m);
         }
     }
     if (a->oom || !mp || !mp->graph) {

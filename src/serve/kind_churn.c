@@ -124,6 +124,44 @@ static void score(const rtn_model *m, const double *x, const double *clv, double
     }
 }
 
+static rtn_status export_check(const rtn_model *m)
+{
+    RTN_TRY(rtn_kind_check_finite("/churn/scaler_mean", m->scaler_mean, m->d, 0));
+    RTN_TRY(rtn_kind_check_finite("/churn/scaler_scale", m->scaler_scale, m->d, 1));
+    RTN_TRY(rtn_kind_check_finite("/churn/coef_std", m->coef_std, m->d, 0));
+    return rtn_kind_check_finite("/churn@intercept_std", &m->intercept_std, 1, 0);
+}
+
+/* churn_probability [N] = Sigmoid(((T(x) - mean) / scale) @ coef_std + intercept_std) */
+static void onnx_graph(const rtn_onnx_builder *b, rtn_onnx_graph *g, const rtn_model *m)
+{
+    const int64_t d = (int64_t)m->d;
+    const char *t = b->signed_log1p(g, "features", "churn", m->d, m->churn_transform);
+    b->init_f64(g, "churn_mean", 1, &d, m->scaler_mean);
+    b->init_f64(g, "churn_scale", 1, &d, m->scaler_scale);
+    int64_t cd[2] = {d, 1};
+    b->init_f64(g, "churn_coef_std", 2, cd, m->coef_std);
+    b->init_f64(g, "churn_intercept_std", 0, NULL, &m->intercept_std);
+    int64_t flat = -1, one1 = 1;
+    b->init_i64(g, "flat_shape", 1, &one1, &flat);
+    const char *c = b->node(g, "Sub", "churn_centered", NULL, 0, NULL, 0, 2, t, "churn_mean");
+    const char *s = b->node(g, "Div", "churn_standardized", NULL, 0, NULL, 0, 2, c, "churn_scale");
+    const char *z1 = b->node(g, "MatMul", NULL, NULL, 0, NULL, 0, 2, s, "churn_coef_std");
+    const char *z = b->node(g, "Add", "churn_logit", NULL, 0, NULL, 0, 2, z1, "churn_intercept_std");
+    const char *p = b->node(g, "Sigmoid", NULL, NULL, 0, NULL, 0, 1, z);
+    b->node(g, "Reshape", "churn_probability", NULL, 0, NULL, 0, 2, p, "flat_shape");
+    b->output(g, "churn_probability", 0, "churn probability of each customer, in (0, 1)");
+}
+
+static void onnx_meta(const rtn_onnx_builder *b, rtn_onnx_graph *g, const rtn_model *m)
+{
+    char cuts[128], num[64];
+    snprintf(cuts, sizeof cuts, "[%.17g,%.17g,%.17g]", m->risk_cut[0], m->risk_cut[1], m->risk_cut[2]);
+    b->meta(g, "retain.risk_cuts", cuts);
+    snprintf(num, sizeof num, "%.17g", m->threshold);
+    b->meta(g, "retain.threshold", num);
+}
+
 static json_t *export_json(const rtn_model *m)
 {
     json_t *c = json_object();
@@ -231,7 +269,10 @@ const rtn_model_kind rtn_churn_kind = {
     .load = load,
     .release = release,
     .score = score,
+    .export_check = export_check,
     .export_json = export_json,
+    .onnx_graph = onnx_graph,
+    .onnx_meta = onnx_meta,
     .show = show,
     .diff = diff,
 };

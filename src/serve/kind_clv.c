@@ -217,7 +217,10 @@ const rtn_model_kind rtn_clv_kind = {
     .load = load,
     .release = release,
     .score = score,
+    .export_check = NULL,
     .export_json = export_json,
+    .onnx_graph = NULL,
+    .onnx_meta = NULL,
     .show = show,
     .diff = diff,
 };

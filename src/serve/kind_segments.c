@@ -126,6 +126,65 @@ static void score(const rtn_model *m, const double *x, const double *clv, double
     }
 }
 
+static rtn_status export_check(const rtn_model *m)
+{
+    if (m->k < 1 || m->ds < 1)
+        return rtn_fail(RTN_ERR_FORMAT, "the bundle's segmentation is empty (k = %d, %zu features)",
+                        m->k, m->ds);
+    RTN_TRY(rtn_kind_check_finite("/segments/scaler_mean", m->seg_mean, m->ds, 0));
+    RTN_TRY(rtn_kind_check_finite("/segments/scaler_scale", m->seg_scale, m->ds, 1));
+    return rtn_kind_check_finite("/segments/centroids", m->centroids, (size_t)m->k * m->ds, 0);
+}
+
+/* segment_id [N] (int64) = ids[ArgMin over centroids of |S(x) - centroid|^2] */
+static void onnx_graph(const rtn_onnx_builder *b, rtn_onnx_graph *g, const rtn_model *m)
+{
+    const int64_t ds = (int64_t)m->ds, k = m->k;
+    int64_t *cols = b->alloc(g, sizeof(int64_t) * m->ds);
+    int64_t *ids = b->alloc(g, sizeof(int64_t) * (size_t)k);
+    if (cols && ids) {
+        for (size_t j = 0; j < m->ds; j++) cols[j] = m->seg_feature[j];
+        for (int c = 0; c < m->k; c++) ids[c] = m->segment_id[c];
+    }
+    b->init_i64(g, "seg_columns", 1, &ds, cols);
+    b->init_f64(g, "seg_mean", 1, &ds, m->seg_mean);
+    b->init_f64(g, "seg_scale", 1, &ds, m->seg_scale);
+    int64_t cdim[2] = {k, ds};
+    b->init_f64(g, "seg_centroids", 2, cdim, m->centroids);
+    b->init_i64(g, "seg_ids", 1, &k, ids);
+    int64_t ax1 = 1, ax2 = 2, one1 = 1;
+    b->init_i64(g, "axis_1", 1, &one1, &ax1);
+    b->init_i64(g, "axis_2", 1, &one1, &ax2);
+    const char *xs = b->node(g, "Gather", "seg_raw", "axis", 1, NULL, 0, 2, "features",
+                          "seg_columns");
+    const char *t = b->signed_log1p(g, xs, "seg", m->ds, m->seg_transform);
+    const char *c = b->node(g, "Sub", "seg_centered", NULL, 0, NULL, 0, 2, t, "seg_mean");
+    const char *s = b->node(g, "Div", "seg_standardized", NULL, 0, NULL, 0, 2, c, "seg_scale");
+    const char *s3 = b->node(g, "Unsqueeze", NULL, NULL, 0, NULL, 0, 2, s, "axis_1");
+    const char *e = b->node(g, "Sub", NULL, NULL, 0, NULL, 0, 2, s3, "seg_centroids");
+    const char *e2 = b->node(g, "Mul", NULL, NULL, 0, NULL, 0, 2, e, e);
+    const char *dist = b->node(g, "ReduceSum", "seg_sq_distance", "keepdims", 0, NULL, 0,
+                            2, e2, "axis_2");
+    const char *idx = b->node(g, "ArgMin", "seg_cluster", "axis", 1, "keepdims", 0, 1, dist);
+    b->node(g, "Gather", "segment_id", "axis", 0, NULL, 0, 2, "seg_ids", idx);
+    b->output(g, "segment_id", 1, "stable segment id of the nearest centroid (retain.segment_ids)");
+}
+
+static void onnx_meta(const rtn_onnx_builder *b, rtn_onnx_graph *g, const rtn_model *m)
+{
+    json_t *names = rtn_json_strings(m->segment_name, (size_t)m->k);
+    char *sn = json_dumps(names, JSON_COMPACT);
+    json_decref(names);
+    b->meta(g, "retain.segment_names", sn);
+    free(sn);
+    json_t *arr = json_array();
+    for (int c = 0; c < m->k; c++) json_array_append_new(arr, json_integer(m->segment_id[c]));
+    char *si = json_dumps(arr, JSON_COMPACT);
+    json_decref(arr);
+    b->meta(g, "retain.segment_ids", si);
+    free(si);
+}
+
 static json_t *export_json(const rtn_model *m)
 {
     size_t k = (size_t)m->k;
@@ -201,7 +260,10 @@ const rtn_model_kind rtn_segments_kind = {
     .load = load,
     .release = release,
     .score = score,
+    .export_check = export_check,
     .export_json = export_json,
+    .onnx_graph = onnx_graph,
+    .onnx_meta = onnx_meta,
     .show = show,
     .diff = diff,
 };

@@ -1,6 +1,7 @@
 /* The table of model kinds (include/retain/model_kind.h), in the order a bundle holds
  * them, the scorer applies them and `retain train` fits them: a new kind is its file and
  * one line here. */
+#include <math.h>
 #include <string.h>
 
 #include "retain/model_kind.h"
@@ -40,4 +41,12 @@ void *rtn_model_kind_data_const(const rtn_model *m, const char *name)
 {
     int k = rtn_model_kind_index(name);
     return k < 0 ? NULL : m->kind_data[k];
+}
+
+rtn_status rtn_kind_check_finite(const char *what, const double *v, size_t n, int nonzero)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i]) || (nonzero && v[i] == 0))
+            return rtn_fail(RTN_ERR_FORMAT, "%s[%zu] = %g cannot be exported", what, i, v[i]);
+    return RTN_OK;
 }

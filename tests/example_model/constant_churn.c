@@ -109,7 +109,10 @@ const rtn_model_kind rtn_constant_churn_kind = {
     .load = load,
     .release = release,
     .score = NULL,
+    .export_check = NULL,
     .export_json = export_json,
+    .onnx_graph = NULL,
+    .onnx_meta = NULL,
     .show = show,
     .diff = diff,
 };
