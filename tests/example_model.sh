@@ -2,7 +2,8 @@
 # A new model kind through every loop over the model-kind table (tests/example_model.cmake):
 # retain-example trains the constant-rate churn baseline next to the built-in models, at
 # 1 and 3 ranks to the same bits; its bundle group, JSON export, show and diff come out of
-# the same code paths as the built-in kinds; its rate matches the churn model's own count
+# the same code paths as the built-in kinds; its option reaches --help, the options record
+# and the fit; its score column reaches scores.h5 and the CSVs; its rate matches the churn model's own count
 # of training rows; the plain retain refuses the kind by name; and the extra table line
 # leaves the built-in models' bundle bit for bit as the plain retain writes it.
 set -eu
@@ -33,6 +34,56 @@ assert n == int(c.attrs["n_train"]) and pos == int(c.attrs["n_pos"]), (n, pos, d
 assert 0 < pos < n, (pos, n)
 assert g.attrs["rate"] == pos / n, (g.attrs["rate"], pos, n)
 print("constant_churn rate %.4f = %d / %d" % (g.attrs["rate"], pos, n))
+PY
+
+# its option: in retain train --help, the options record, and the fit
+X 1 train --help | grep -q -- '--constant-churn-smoothing A' || fail "--help lacks the kind's option"
+X 1 train --help | grep -q 'churn,segments,clv,constant_churn (default all)' || fail "--models list"
+X 1 train --features f.h5 --out sm.h5 --models churn,constant_churn --constant-churn-smoothing 1 -q
+"$RETAIN_PYTHON" - <<'PY' || fail "--constant-churn-smoothing"
+import h5py, json
+b = h5py.File("sm.h5", "r")
+g = b["constant_churn"]
+n, pos = int(g.attrs["n_train"]), int(g.attrs["n_pos"])
+assert g.attrs["rate"] == (pos + 1.0) / (n + 2.0), (g.attrs["rate"], pos, n)
+opts = json.loads(b.attrs["options"])
+assert opts["constant_churn_smoothing"] == 1.0, opts
+PY
+set +e
+X 1 train --features f.h5 --out bad.h5 --constant-churn-smoothing -1 -q > bad.out 2>&1; rc=$?
+set -e
+[ "$rc" = 2 ] && grep -q -- "--constant-churn-smoothing" bad.out || fail "bad option value (exit $rc)"
+
+# and a key of the job file's [train] section, forwarded by retain run's train stage
+printf '[job]\noutput_dir = out\n[generate]\ncustomers = 500\n[features]\ncutoff = 2024-03-01\n[train]\nC = 0.5\nconstant-churn-smoothing = 2\n' > job.ini
+X 1 run job.ini --dry-run > dry.out 2>&1 || fail "dry run: $(cat dry.out)"
+grep -q 'would run: retain train .*--C 0.5 --constant-churn-smoothing 2' dry.out \
+  || fail "[train] constant-churn-smoothing not forwarded: $(grep train dry.out)"
+
+# its own score column: /scores/constant_churn_probability and the last CSV column, at 1
+# and 3 ranks; the fixed columns as the plain retain scores the built-in models
+X 1 score --model e1.h5 --features f.h5 --out sc1.h5 --csv sc1.csv --top 50 --warning-list wl1.csv -q
+X 3 score --model e1.h5 --features f.h5 --out sc3.h5 --csv sc3.csv --top 50 --warning-list wl3.csv -q
+cmp sc1.csv sc3.csv && cmp wl1.csv wl3.csv || fail "CSV scores differ between 1 and 3 ranks"
+$COMPARE sc1.h5 sc3.h5 || fail "scores differ between 1 and 3 ranks"
+R 1 train --features f.h5 --out plain1.h5 --k 4 -q
+R 1 score --model plain1.h5 --features f.h5 --out scp.h5 --csv scp.csv -q
+"$RETAIN_PYTHON" - <<'PY' || fail "the example kind's score column"
+import csv, h5py
+rate = float(h5py.File("e1.h5", "r")["constant_churn"].attrs["rate"])
+s, p = h5py.File("sc1.h5", "r")["scores"], h5py.File("scp.h5", "r")["scores"]
+assert set(s) == set(p) | {"constant_churn_probability"}, (set(s), set(p))
+col = s["constant_churn_probability"][()]
+assert col.dtype == "<f8" and len(col) == len(s["customer"]) and (col == rate).all()
+for k in p:
+    assert (s[k][()] == p[k][()]).all(), k
+rows, plain = list(csv.reader(open("sc1.csv"))), list(csv.reader(open("scp.csv")))
+assert rows[0] == plain[0] + ["constant_churn_probability"], rows[0]
+assert all(r[:-1] == q for r, q in zip(rows[1:], plain[1:])) and len(rows) == len(plain)
+assert all(float(r[-1]) == float("%.9g" % rate) for r in rows[1:])
+wl = list(csv.reader(open("wl1.csv")))
+assert wl[0] == ["rank"] + rows[0] and len(wl) == 51, wl[0]
+print("constant_churn_probability in scores.h5, the CSV and the warning list")
 PY
 
 # JSON export, show and diff go through the table too

@@ -4,6 +4,7 @@
 
 #include <mpi.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "retain/status.h"
 
@@ -16,8 +17,12 @@ typedef struct {
     const char *name;
     rtn_command_fn run;
     const char *synopsis;   /* one line for `retain help` */
-    const char *usage;      /* full text for `retain CMD --help` */
+    const char *usage;      /* full text for `retain CMD --help` (or its first part) */
+    void (*usage_rest)(FILE *out); /* the rest, built from a table; NULL: none */
 } rtn_command;
+
+/* Prints the command's full usage text. */
+void rtn_command_usage(const rtn_command *cmd, FILE *out);
 
 /* Prints a usage error on rank 0 and returns RTN_ERR_USAGE. */
 rtn_status rtn_usage_error(const rtn_command *cmd, const char *fmt, ...)

@@ -20,6 +20,7 @@ extern const char rtn_usage_ingest[];
 
 rtn_status rtn_cmd_train(MPI_Comm comm, int argc, char **argv);
 extern const char rtn_usage_train[];
+void rtn_usage_train_rest(FILE *out); /* --models, checkpoints, each model kind's options */
 
 rtn_status rtn_cmd_score(MPI_Comm comm, int argc, char **argv);
 extern const char rtn_usage_score[];

@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "retain/checkpoint.h"
 #include "retain/features.h"
 #include "retain/model.h"
 #include "retain/score.h"
@@ -49,20 +50,69 @@ typedef struct {
     void *(*alloc)(rtn_onnx_graph *g, size_t bytes); /* freed with the graph */
 } rtn_onnx_builder;
 
-/* What a fit without options of its own gets: this rank's features block and the split. */
+/* Generator ground truth joined to this rank's feature rows (retain train --truth). */
 typedef struct {
+    int8_t *archetype; /* fd->n; -1 when the customer is not in the truth */
+    double *oracle_p;  /* truth-based probability of the churn label */
+    int n_archetypes;
+} rtn_truth;
+
+/* What a kind's fit gets from `retain train` (src/cmd/cmd_train.c). */
+typedef struct rtn_fit_input rtn_fit_input;
+struct rtn_fit_input {
     MPI_Comm comm;
-    const rtn_features_data *fd;
-    const uint8_t *part; /* fd->n: RTN_SPLIT_TRAIN, _VALID or _TEST */
-} rtn_fit_input;
+    const rtn_features_data *fd; /* this rank's block */
+    const char *features_path;   /* for messages */
+    const uint8_t *part;         /* fd->n: RTN_SPLIT_TRAIN, _VALID or _TEST */
+    uint64_t seed;
+    const rtn_model *warm;    /* --warm-start bundle, or NULL */
+    const rtn_truth *truth;   /* --truth, or NULL */
+    const void *options;      /* the kind's options (options_new, then option()), or NULL */
+    rtn_solver_state *state;  /* its checkpoint slot (its solver); valid when resuming */
+    int position;             /* its table position */
+    /* An iteration boundary of its solver: writes the checkpoint when due (force: always)
+     * and returns RTN_INTERRUPTED when a stop was requested. A kind with a solver calls it
+     * at every iteration and, when its fit is done, rtn_fit_done. */
+    rtn_status (*boundary)(const rtn_fit_input *in, const char *phase, long iteration,
+                           int force);
+    void *run; /* retain train's, for boundary */
+};
+
+/* The end of a kind's fit: the forced boundary "train" at iteration position + 1 (what a
+ * test's stop request names: train:1 after the first kind, train:2 after the second). */
+rtn_status rtn_fit_done(const rtn_fit_input *in);
+/* Progress lines of an iterative fit: the first iteration, then at most one every 2 s. */
+int rtn_fit_progress_due(double *last_print, long done);
+/* Column of the feature called name in fd, or -1. */
+int rtn_fit_feature(const rtn_features_data *fd, const char *name);
+
+/* libretain scores and does not train: it compiles the kind files with
+ * RETAIN_SCORING_ONLY, which leaves out their training half (RTN_TRAINING(x) is NULL). */
+#ifdef RETAIN_SCORING_ONLY
+#define RTN_TRAINING(x) NULL
+#else
+#define RTN_TRAINING(x) x
+#endif
 
 typedef struct rtn_model_kind {
     const char *name;    /* --models name and bundle group "/NAME" */
     const char *summary; /* what it predicts, one line (retain train --help, docs) */
     int (*present)(const rtn_model *m);
-    /* Collective fit into m. NULL for the built-in kinds, whose fits read retain train's
-     * own options and checkpoint (src/cmd/cmd_train.c, looked up by name). */
+    /* ---- training: `retain train` (set with RTN_TRAINING) */
+    rtn_solver solver; /* the solver whose state the checkpoint keeps, or RTN_SOLVER_NONE */
+    /* its options: --NAME VALUE for retain train and NAME = VALUE in the job file's [train]
+     * section (NULL-ended; NULL: none), its section of `retain train --help` (heading line
+     * first), the defaults (options_new, freed with free), one option's value (a usage
+     * error naming the option), and its members of the options record (bundle, summary,
+     * checkpoint key; names unique across kinds) */
+    const char *const *option_names;
+    const char *options_help;
+    void *(*options_new)(void);
+    rtn_status (*option)(void *opts, const char *name, const char *value);
+    void (*options_json)(const void *opts, json_t *into);
+    /* Collective fit of this rank's block into m. */
     rtn_status (*fit)(const rtn_fit_input *in, rtn_model *m);
+    /* ---- the bundle, scoring, exports, review */
     void (*save)(rtn_bundle_writer *w, const rtn_model *m);
     void (*load)(rtn_bundle_reader *r, rtn_model *m); /* called when the group exists */
     void (*release)(rtn_model *m);
@@ -71,6 +121,12 @@ typedef struct rtn_model_kind {
      * doubles, the first d for the churn kind, the next d for the segments kind. */
     void (*score)(const rtn_model *m, const double *x, const double *clv, double *work,
                   rtn_score *out);
+    /* Its own per-customer outputs beyond the score record (rtn_score, which holds the
+     * built-in kinds' and the playbook's): float64 columns that `retain score` writes as
+     * /scores/NAME and as CSV columns after the fixed ones (NULL-ended names, unique across
+     * kinds; NULL: none), and their values for one customer (x, clv as for score). */
+    const char *const *score_columns;
+    void (*score_values)(const rtn_model *m, const double *x, const double *clv, double *out);
     /* retain export: parameters the exports need must be usable (finite, non-zero scales);
      * NULL: nothing to check */
     rtn_status (*export_check)(const rtn_model *m);

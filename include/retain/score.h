@@ -52,6 +52,13 @@ int rtn_score_value_column(const rtn_model *m);
 rtn_status rtn_score_customer(const rtn_model *m, const double *x, const double *clv,
                               int value_col, double *work, rtn_score *out);
 
+/* The model kinds' own score columns (rtn_model_kind.score_columns) of the kinds the bundle
+ * holds, in table order: up to max names into names; returns how many there are. */
+#define RTN_SCORE_EXTRA_MAX 32
+size_t rtn_score_extra_columns(const rtn_model *m, const char **names, size_t max);
+/* Their values for one customer, in the same order (x, clv as for rtn_score_customer). */
+void rtn_score_extra(const rtn_model *m, const double *x, const double *clv, double *out);
+
 /* Value tier from the two cut points (medium from cut[0], high from cut[1]). */
 int rtn_value_tier(const double cut[2], double value);
 

@@ -113,6 +113,9 @@ typedef struct {
     int16_t *reason; /* n x 3 */
     const int32_t *preferred_category; /* the features file's codes (not owned) */
     char *const *category_names;       /* the features file's category dictionary */
+    size_t n_extra;                    /* the model kinds' own columns (rtn_score_extra) */
+    const char *extra_name[RTN_SCORE_EXTRA_MAX];
+    double *extra;                     /* n x n_extra */
 } score_cols;
 
 static void cols_free(score_cols *c)
@@ -127,6 +130,7 @@ static void cols_free(score_cols *c)
     free(c->vtier);
     free(c->segment);
     free(c->reason);
+    free(c->extra);
 }
 
 static void csv_field(char **p, const char *s)
@@ -165,13 +169,27 @@ static size_t csv_line(char *buf, const rtn_model *m, const score_cols *c, size_
     p += sprintf(p, ",%s,", rtn_action_names[c->action[i]]);
     /* category names come from the customer's data: quoted like any CSV text */
     if (c->preferred_category[i] >= 0) csv_field(&p, c->category_names[c->preferred_category[i]]);
+    for (size_t e = 0; e < c->n_extra; e++) {
+        *p++ = ',';
+        double v = c->extra[i * c->n_extra + e];
+        if (isfinite(v)) p += sprintf(p, "%.9g", v);
+    }
     *p++ = '\n';
     return (size_t)(p - buf);
 }
 
-static const char csv_header[] =
+static const char csv_fixed_header[] =
     "customer,churn_probability,risk_tier,segment_id,segment_name,value,value_tier,clv,"
-    "p_alive,expected_loss,reason_1,reason_2,reason_3,action,preferred_category\n";
+    "p_alive,expected_loss,reason_1,reason_2,reason_3,action,preferred_category";
+
+/* The fixed columns, then the model kinds' own. */
+static void csv_header(char *buf, size_t n, const score_cols *c)
+{
+    snprintf(buf, n, "%s", csv_fixed_header);
+    for (size_t e = 0; e < c->n_extra; e++)
+        snprintf(buf + strlen(buf), n - strlen(buf), ",%s", c->extra_name[e]);
+    snprintf(buf + strlen(buf), n - strlen(buf), "\n");
+}
 
 /* Collective: every rank formats its rows, writes them at its byte offset with MPI-IO into
  * a temporary file; rank 0 renames it. */
@@ -183,10 +201,11 @@ static rtn_status write_csv(MPI_Comm comm, const char *path, const rtn_model *m,
     size_t cap = 64 * 1024, len = 0;
     char *buf = malloc(cap);
     rtn_status st = buf ? RTN_OK : rtn_fail(RTN_ERR_NOMEM, "CSV buffer");
-    char line[2048];
+    char line[4096];
     if (st == RTN_OK && rank == 0) {
-        memcpy(buf, csv_header, sizeof csv_header - 1);
-        len = sizeof csv_header - 1;
+        csv_header(line, sizeof line, c);
+        len = strlen(line);
+        memcpy(buf, line, len);
     }
     for (size_t i = 0; st == RTN_OK && i < c->n; i++) {
         size_t l = csv_line(line, m, c, i, customer[i]);
@@ -290,7 +309,7 @@ static rtn_status write_warning_list(MPI_Comm comm, const char *path, uint64_t t
     double *allkeys = NULL;
     int *linelen = malloc(sizeof(int) * (k + 1));
     if (st == RTN_OK) {
-        char line[2048];
+        char line[4096];
         for (size_t i = 0; i < k; i++) {
             size_t l = csv_line(line, m, c, loc[i].row, customer[loc[i].row]);
             if (len + l > cap) {
@@ -360,8 +379,10 @@ static rtn_status write_warning_list(MPI_Comm comm, const char *path, uint64_t t
             rtn_atomic_file af;
             st = rtn_atomic_open(&af, path);
             if (st == RTN_OK) {
+                char header[2048];
+                csv_header(header, sizeof header, c);
                 fputs("rank,", af.fp);
-                fputs(csv_header, af.fp);
+                fputs(header, af.fp);
                 for (uint64_t i = 0; i < top && i < (uint64_t)tk; i++) {
                     fprintf(af.fp, "%" PRIu64 ",", i + 1);
                     fwrite(all + start[cand[i].row], 1, (size_t)alllen[cand[i].row], af.fp);
@@ -425,6 +446,21 @@ static rtn_status write_scores(MPI_Comm comm, const char *path, const rtn_model 
         H5Dclose(d);
         st = rtn_agree(comm, st);
     }
+    double *one = c->n_extra ? rtn_malloc(8 * (fd->n + 1), "score column") : NULL;
+    if (c->n_extra && !one) st = RTN_ERR_NOMEM;
+    st = rtn_agree(comm, st);
+    for (size_t e = 0; e < c->n_extra && st == RTN_OK; e++) {
+        char name[96];
+        snprintf(name, sizeof name, "/scores/%s", c->extra_name[e]);
+        for (size_t i = 0; i < fd->n; i++) one[i] = c->extra[i * c->n_extra + e];
+        hid_t d;
+        st = rtn_agree(comm, rtn_h5_create_1d(o.file, name, H5T_IEEE_F64LE, N, 0, &d));
+        if (st) break;
+        st = rtn_h5_write_rows(d, H5T_NATIVE_DOUBLE, fd->row0, fd->n, one, 1);
+        H5Dclose(d);
+        st = rtn_agree(comm, st);
+    }
+    free(one);
     /* global bucket offsets: every rank knows its own buckets' row counts */
     uint64_t *cnt = rtn_calloc((size_t)fd->nbuckets + 1, 8, "bucket offsets");
     if (!cnt) st = RTN_ERR_NOMEM;
@@ -561,8 +597,14 @@ rtn_status rtn_cmd_score(MPI_Comm comm, int argc, char **argv)
         c.segment = malloc(4 * n1);
         c.reason = malloc(2 * RTN_SCORE_REASONS * n1);
         work = malloc(sizeof(double) * (2 * m.d + 2));
-        if (!c.p || !c.value || !c.clv || !c.p_alive || !c.loss || !c.tier || !c.action ||
-            !c.vtier || !c.segment || !c.reason || !work)
+        c.n_extra = rtn_score_extra_columns(&m, c.extra_name, RTN_SCORE_EXTRA_MAX);
+        if (c.n_extra > RTN_SCORE_EXTRA_MAX)
+            st = rtn_fail(RTN_ERR_INTERNAL, "the model kinds have %zu score columns, more than %d",
+                          c.n_extra, RTN_SCORE_EXTRA_MAX);
+        else if (c.n_extra && !(c.extra = malloc(8 * c.n_extra * n1)))
+            st = RTN_ERR_NOMEM;
+        if (st == RTN_OK && (!c.p || !c.value || !c.clv || !c.p_alive || !c.loss || !c.tier || !c.action ||
+            !c.vtier || !c.segment || !c.reason || !work))
             st = rtn_fail(RTN_ERR_NOMEM, "out of memory for %zu scores", fd.n);
     }
     st = rtn_agree(comm, st);
@@ -585,6 +627,8 @@ rtn_status rtn_cmd_score(MPI_Comm comm, int argc, char **argv)
         c.p_alive[i] = s.p_alive;
         c.loss[i] = s.churn_probability * (s.value > 0 ? s.value : 0);
         for (int r = 0; r < RTN_SCORE_REASONS; r++) c.reason[i * RTN_SCORE_REASONS + r] = s.reason[r];
+        if (c.n_extra)
+            rtn_score_extra(&m, fd.X + i * fd.d, fd.clv[0] ? clvrow : NULL, c.extra + i * c.n_extra);
     }
     st = rtn_agree(comm, st);
     /* value tiers from exact global quantiles: medium from the median, high from the 80th */

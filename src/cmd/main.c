@@ -57,7 +57,7 @@ int main(int argc, char **argv)
                 print_help(stderr);
                 return RTN_ERR_USAGE;
             }
-            fputs(c->usage, stdout);
+            rtn_command_usage(c, stdout);
             return 0;
         }
         print_help(stdout);
@@ -70,7 +70,7 @@ int main(int argc, char **argv)
         return RTN_ERR_USAGE;
     }
     if (wants_help(argc, argv)) {
-        fputs(cmd->usage, stdout);
+        rtn_command_usage(cmd, stdout);
         return 0;
     }
 
@@ -84,7 +84,8 @@ int main(int argc, char **argv)
         const char *a = argv[i];
         if (strcmp(a, "--summary") == 0 || strcmp(a, "--log-level") == 0) {
             if (i + 1 >= argc) {
-                fprintf(stderr, "retain %s: %s needs a value\n\n%s", name, a, cmd->usage);
+                fprintf(stderr, "retain %s: %s needs a value\n\n", name, a);
+                rtn_command_usage(cmd, stderr);
                 free(cargv);
                 return RTN_ERR_USAGE;
             }

@@ -10,6 +10,12 @@
 
 static char command_line[8192];
 
+void rtn_command_usage(const rtn_command *cmd, FILE *out)
+{
+    fputs(cmd->usage, out);
+    if (cmd->usage_rest) cmd->usage_rest(out);
+}
+
 rtn_status rtn_usage_error(const rtn_command *cmd, const char *fmt, ...)
 {
     char msg[1024];
@@ -22,7 +28,10 @@ rtn_status rtn_usage_error(const rtn_command *cmd, const char *fmt, ...)
     if (inited) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (rank == 0) {
         fprintf(stderr, "retain %s: %s\n", cmd ? cmd->name : "", msg);
-        if (cmd) fprintf(stderr, "\n%s", cmd->usage);
+        if (cmd) {
+            fputc('\n', stderr);
+            rtn_command_usage(cmd, stderr);
+        }
         else fprintf(stderr, "Run 'retain help' for the list of commands.\n");
     }
     rtn_fail(RTN_ERR_USAGE, "%s", msg);

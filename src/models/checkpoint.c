@@ -58,9 +58,17 @@ static hid_t new_group(ck_writer *w, const char *name)
     return g;
 }
 
-static void write_churn(ck_writer *w, const rtn_logreg_state *s)
+/* a dataset path below a group: "/churn" + "/x" */
+static const char *below(char *buf, size_t n, const char *group, const char *name)
 {
-    hid_t g = new_group(w, "/churn");
+    snprintf(buf, n, "%s/%s", group, name);
+    return buf;
+}
+
+static void write_logreg(ck_writer *w, const char *group, const rtn_logreg_state *s)
+{
+    char p[128];
+    hid_t g = new_group(w, group);
     if (w->st) return;
     size_t n = s->n, m = (size_t)s->memory;
     put_i64(w, g, "n", (int64_t)n);
@@ -76,18 +84,19 @@ static void write_churn(ck_writer *w, const rtn_logreg_state *s)
     put_i64(w, g, "converged", s->converged);
     put_str(w, g, "stop_reason", s->stop_reason);
     H5Gclose(g);
-    put_f64(w, "/churn/x", s->x, n, 0);
-    put_f64(w, "/churn/g", s->g, n, 0);
-    put_f64(w, "/churn/S", s->S, m, n);
-    put_f64(w, "/churn/Y", s->Y, m, n);
-    put_f64(w, "/churn/rho", s->rho, m, 0);
-    put_f64(w, "/churn/L0", s->L0, n, n);
-    put_f64(w, "/churn/history", s->history, (size_t)s->n_history, 0);
+    put_f64(w, below(p, sizeof p, group, "x"), s->x, n, 0);
+    put_f64(w, below(p, sizeof p, group, "g"), s->g, n, 0);
+    put_f64(w, below(p, sizeof p, group, "S"), s->S, m, n);
+    put_f64(w, below(p, sizeof p, group, "Y"), s->Y, m, n);
+    put_f64(w, below(p, sizeof p, group, "rho"), s->rho, m, 0);
+    put_f64(w, below(p, sizeof p, group, "L0"), s->L0, n, n);
+    put_f64(w, below(p, sizeof p, group, "history"), s->history, (size_t)s->n_history, 0);
 }
 
-static void write_segments(ck_writer *w, const rtn_kmeans_state *s)
+static void write_kmeans(ck_writer *w, const char *group, const rtn_kmeans_state *s)
 {
-    hid_t g = new_group(w, "/segments");
+    char p[128];
+    hid_t g = new_group(w, group);
     if (w->st) return;
     size_t k = (size_t)s->k, d = s->d;
     put_i64(w, g, "job", s->job);
@@ -108,12 +117,12 @@ static void write_segments(ck_writer *w, const rtn_kmeans_state *s)
         put_real(w, g, "best_lloyd_seconds", s->best.lloyd_seconds);
     }
     H5Gclose(g);
-    put_f64(w, "/segments/centroids", s->centroids, k, d);
-    put_f64(w, "/segments/previous", s->previous, k, d);
+    put_f64(w, below(p, sizeof p, group, "centroids"), s->centroids, k, d);
+    put_f64(w, below(p, sizeof p, group, "previous"), s->previous, k, d);
     if (s->have_best) {
-        put_f64(w, "/segments/best_centroids", s->best.centroids, k, d);
-        put_f64(w, "/segments/best_sizes", s->best.sizes, k, 0);
-        put_f64(w, "/segments/best_label_centroids", s->best_label_centroids, k, d);
+        put_f64(w, below(p, sizeof p, group, "best_centroids"), s->best.centroids, k, d);
+        put_f64(w, below(p, sizeof p, group, "best_sizes"), s->best.sizes, k, 0);
+        put_f64(w, below(p, sizeof p, group, "best_label_centroids"), s->best_label_centroids, k, d);
     }
     /* k scan rows: k, inertia, silhouette, iterations, sampled rows */
     double scan[64 * 5];
@@ -122,11 +131,11 @@ static void write_segments(ck_writer *w, const rtn_kmeans_state *s)
         double row[5] = {c->k, c->inertia, c->silhouette, c->n_iter, (double)c->sample_rows};
         memcpy(scan + 5 * i, row, sizeof row);
     }
-    put_f64(w, "/segments/k_scan", scan, (size_t)s->n_scores, 5);
+    put_f64(w, below(p, sizeof p, group, "k_scan"), scan, (size_t)s->n_scores, 5);
 }
 
-static rtn_status write_file(const char *tmp, const char *key, const rtn_logreg_state *churn,
-                             const rtn_kmeans_state *seg)
+static rtn_status write_file(const char *tmp, const char *key, const rtn_solver_state *slots,
+                             size_t n)
 {
     rtn_h5_quiet();
     errno = 0;
@@ -138,13 +147,16 @@ static rtn_status write_file(const char *tmp, const char *key, const rtn_logreg_
     put_str(&w, w.file, "format", RTN_CHECKPOINT_FORMAT);
     put_i64(&w, w.file, "format_version", RTN_CHECKPOINT_FORMAT_VERSION);
     put_str(&w, w.file, "key", key);
-    if (churn && churn->valid) write_churn(&w, churn);
-    if (seg && seg->valid) write_segments(&w, seg);
+    for (size_t i = 0; i < n; i++) {
+        if (!rtn_solver_state_valid(&slots[i])) continue;
+        if (slots[i].solver == RTN_SOLVER_LOGREG) write_logreg(&w, slots[i].group, &slots[i].logreg);
+        if (slots[i].solver == RTN_SOLVER_KMEANS) write_kmeans(&w, slots[i].group, &slots[i].kmeans);
+    }
     return rtn_h5_close_output(w.file, tmp, tmp, w.st, MPI_COMM_NULL);
 }
 
 rtn_status rtn_checkpoint_write(MPI_Comm comm, const char *path, const char *key,
-                                const rtn_logreg_state *churn, const rtn_kmeans_state *segments)
+                                const rtn_solver_state *slots, size_t n)
 {
     int rank;
     MPI_Comm_rank(comm, &rank);
@@ -152,7 +164,7 @@ rtn_status rtn_checkpoint_write(MPI_Comm comm, const char *path, const char *key
     if (rank == 0) {
         char tmp[RTN_PATH_MAX];
         st = rtn_atomic_tmpname(path, tmp, sizeof tmp);
-        if (st == RTN_OK) st = write_file(tmp, key, churn, segments);
+        if (st == RTN_OK) st = write_file(tmp, key, slots, n);
         if (st == RTN_OK) st = rtn_atomic_commit(tmp, path);
         else rtn_atomic_discard(tmp);
         if (st) rtn_fail_context(st, "writing checkpoint '%s'", path);
@@ -222,9 +234,10 @@ static double *get_f64(ck_reader *r, const char *name, size_t rows, size_t cols)
     return v;
 }
 
-static void read_churn(ck_reader *r, rtn_logreg_state *s)
+static void read_logreg(ck_reader *r, const char *group, rtn_logreg_state *s)
 {
-    hid_t g = H5Gopen2(r->file, "/churn", H5P_DEFAULT);
+    char p[128];
+    hid_t g = H5Gopen2(r->file, group, H5P_DEFAULT);
     if (g < 0) return;
     memset(s, 0, sizeof *s);
     s->n = (size_t)get_i64(r, g, "n", 1, 65);
@@ -246,13 +259,13 @@ static void read_churn(ck_reader *r, rtn_logreg_state *s)
     H5Gclose(g);
     size_t n = s->n, m = (size_t)s->memory;
     s->n_history = s->iteration + 1;
-    s->x = get_f64(r, "/churn/x", n, 0);
-    s->g = get_f64(r, "/churn/g", n, 0);
-    s->S = get_f64(r, "/churn/S", m, n);
-    s->Y = get_f64(r, "/churn/Y", m, n);
-    s->rho = get_f64(r, "/churn/rho", m, 0);
-    s->L0 = get_f64(r, "/churn/L0", n, n);
-    double *h = get_f64(r, "/churn/history", (size_t)s->n_history, 0);
+    s->x = get_f64(r, below(p, sizeof p, group, "x"), n, 0);
+    s->g = get_f64(r, below(p, sizeof p, group, "g"), n, 0);
+    s->S = get_f64(r, below(p, sizeof p, group, "S"), m, n);
+    s->Y = get_f64(r, below(p, sizeof p, group, "Y"), m, n);
+    s->rho = get_f64(r, below(p, sizeof p, group, "rho"), m, 0);
+    s->L0 = get_f64(r, below(p, sizeof p, group, "L0"), n, n);
+    double *h = get_f64(r, below(p, sizeof p, group, "history"), (size_t)s->n_history, 0);
     if (h) { /* the solver appends up to history_cap entries */
         s->history = calloc((size_t)s->history_cap, sizeof(double));
         if (s->history) memcpy(s->history, h, (size_t)s->n_history * sizeof(double));
@@ -262,9 +275,10 @@ static void read_churn(ck_reader *r, rtn_logreg_state *s)
     s->valid = r->st == RTN_OK;
 }
 
-static void read_segments(ck_reader *r, rtn_kmeans_state *s)
+static void read_kmeans(ck_reader *r, const char *group, rtn_kmeans_state *s)
 {
-    hid_t g = H5Gopen2(r->file, "/segments", H5P_DEFAULT);
+    char path[128];
+    hid_t g = H5Gopen2(r->file, group, H5P_DEFAULT);
     if (g < 0) return;
     memset(s, 0, sizeof *s);
     int job = (int)get_i64(r, g, "job", 0, 1000);
@@ -289,8 +303,8 @@ static void read_segments(ck_reader *r, rtn_kmeans_state *s)
     }
     H5Gclose(g);
     size_t kk = (size_t)k;
-    double *c = get_f64(r, "/segments/centroids", kk, d);
-    double *p = get_f64(r, "/segments/previous", kk, d);
+    double *c = get_f64(r, below(path, sizeof path, group, "centroids"), kk, d);
+    double *p = get_f64(r, below(path, sizeof path, group, "previous"), kk, d);
     if (c && p && s->centroids) {
         memcpy(s->centroids, c, kk * d * sizeof(double));
         memcpy(s->previous, p, kk * d * sizeof(double));
@@ -298,13 +312,13 @@ static void read_segments(ck_reader *r, rtn_kmeans_state *s)
     free(c);
     free(p);
     if (s->have_best) {
-        s->best.centroids = get_f64(r, "/segments/best_centroids", kk, d);
-        s->best.sizes = get_f64(r, "/segments/best_sizes", kk, 0);
-        double *l = get_f64(r, "/segments/best_label_centroids", kk, d);
+        s->best.centroids = get_f64(r, below(path, sizeof path, group, "best_centroids"), kk, d);
+        s->best.sizes = get_f64(r, below(path, sizeof path, group, "best_sizes"), kk, 0);
+        double *l = get_f64(r, below(path, sizeof path, group, "best_label_centroids"), kk, d);
         if (l && s->best_label_centroids) memcpy(s->best_label_centroids, l, kk * d * sizeof(double));
         free(l);
     }
-    double *scan = get_f64(r, "/segments/k_scan", (size_t)s->n_scores, 5);
+    double *scan = get_f64(r, below(path, sizeof path, group, "k_scan"), (size_t)s->n_scores, 5);
     for (int i = 0; scan && i < s->n_scores; i++) {
         const double *row = scan + 5 * i;
         rtn_kmeans_k_score sc = {(int)row[0], row[1], row[2], (int)row[3], (size_t)row[4]};
@@ -315,7 +329,7 @@ static void read_segments(ck_reader *r, rtn_kmeans_state *s)
 }
 
 rtn_status rtn_checkpoint_read(MPI_Comm comm, const char *path, int *exists, char *key,
-                               rtn_logreg_state *churn, rtn_kmeans_state *segments)
+                               rtn_solver_state *slots, size_t n)
 {
     int rank;
     MPI_Comm_rank(comm, &rank);
@@ -347,14 +361,43 @@ rtn_status rtn_checkpoint_read(MPI_Comm comm, const char *path, int *exists, cha
         rtn_clear_error();
         damaged(&r, "key");
     }
-    if (r.st == RTN_OK) read_churn(&r, churn);
-    if (r.st == RTN_OK) read_segments(&r, segments);
-    if (r.file >= 0) H5Fclose(r.file);
-    if (r.st) {
-        rtn_logreg_state_free(churn);
-        rtn_kmeans_state_free(segments);
+    for (size_t i = 0; i < n && r.st == RTN_OK; i++) {
+        /* a group the file lacks: that kind had not started */
+        if (H5Lexists(r.file, slots[i].group, H5P_DEFAULT) <= 0) continue;
+        if (slots[i].solver == RTN_SOLVER_LOGREG) read_logreg(&r, slots[i].group, &slots[i].logreg);
+        if (slots[i].solver == RTN_SOLVER_KMEANS) read_kmeans(&r, slots[i].group, &slots[i].kmeans);
     }
+    if (r.file >= 0) H5Fclose(r.file);
+    if (r.st)
+        for (size_t i = 0; i < n; i++) rtn_solver_state_free(&slots[i]);
     return rtn_agree(comm, r.st);
+}
+
+int rtn_solver_state_valid(const rtn_solver_state *s)
+{
+    return (s->solver == RTN_SOLVER_LOGREG && s->logreg.valid) ||
+           (s->solver == RTN_SOLVER_KMEANS && s->kmeans.valid);
+}
+
+void rtn_solver_state_describe(const rtn_solver_state *s, char *buf, size_t n)
+{
+    const rtn_logreg_state *lr = &s->logreg;
+    const rtn_kmeans_state *km = &s->kmeans;
+    if (!rtn_solver_state_valid(s))
+        snprintf(buf, n, "not started");
+    else if (s->solver == RTN_SOLVER_LOGREG)
+        snprintf(buf, n, lr->finished ? "done (%d iterations)" : "at iteration %d", lr->iteration);
+    else if (km->finished)
+        snprintf(buf, n, "fit %d (k=%d) done", km->job + 1, km->k);
+    else
+        snprintf(buf, n, "fit %d (k=%d) run %d, Lloyd iteration %d", km->job + 1, km->k,
+                 km->restart + 1, km->iteration);
+}
+
+void rtn_solver_state_free(rtn_solver_state *s)
+{
+    rtn_logreg_state_free(&s->logreg);
+    rtn_kmeans_state_free(&s->kmeans);
 }
 
 void rtn_checkpoint_remove(MPI_Comm comm, const char *path)

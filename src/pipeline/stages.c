@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "retain/model_kind.h"
 #include "retain/version.h"
 
 /* --- building a plan ------------------------------------------------------------------ */
@@ -174,6 +175,12 @@ static rtn_status train_head(rtn_stage_ctx *ctx, rtn_stage_plan *p)
 
 static rtn_status train_tail(rtn_stage_ctx *ctx, rtn_stage_plan *p)
 {
+    /* every model kind's options are keys of [train] (retain/model_kind.h) */
+    for (size_t k = 0; k < rtn_n_model_kinds; k++)
+        plan_keys(p, ctx->job, "train", rtn_model_kinds[k]->option_names, NULL);
+    static const char *const general[] = {"warm-start", "checkpoint-every", NULL};
+    static const char *const files[] = {"warm-start", NULL};
+    plan_keys(p, ctx->job, "train", general, files);
     /* generated data comes with ground truth: report the oracle AUC and the ARI */
     if (strcmp(ctx->source, "generate") == 0) plan_input(ctx, p, "--truth", "truth.h5");
     return RTN_OK;
@@ -245,11 +252,7 @@ static const rtn_stage stages[] = {
     {.name = "features", .section = "features", .command = "features", .needs = "data",
      .keys = KEYS("cutoff", "horizon", "lookback", "population"), .head = features_head},
     {.name = "train", .section = "train", .command = "train", .needs = "features",
-     .keys = KEYS("models", "split", "split-salt", "C", "lambda", "l1-ratio", "class-weight",
-                  "max-iter", "tol", "budget", "churn-transforms", "k", "segment-features",
-                  "n-init", "clv-months", "discount", "margin", "warm-start",
-                  "checkpoint-every"),
-     .file_keys = KEYS("warm-start"), .head = train_head, .tail = train_tail},
+     .keys = KEYS("models", "split", "split-salt"), .head = train_head, .tail = train_tail},
     {.name = "score", .section = "score", .command = "score", .needs = "train",
      .head = score_head},
     {.name = "export", .section = "export", .command = "export", .needs = "train",

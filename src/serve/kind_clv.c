@@ -1,12 +1,14 @@
 /* The lifetime-value kind: a purchase model (BG/NBD, or NBD when BG/NBD's maximum lies on
  * its no-dropout boundary) and Gamma-Gamma spend, time unit weeks; its bundle group /clv
  * (docs/serving.md), the CLV, P(alive) and expected purchases of a score, its part of the
- * JSON export and of `retain model show/diff`. Fitted by retain train (train_clv). */
+ * JSON export and of `retain model show/diff`, and its fit (src/models/clv.c). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "retain/cli.h"
 #include "retain/clv.h"
+#include "retain/log.h"
 #include "retain/model_kind.h"
 
 static const char *const bg_names[] = {"r", "alpha", "a", "b"};
@@ -208,11 +210,149 @@ static void diff(FILE *out, const rtn_model *a, const rtn_model *b)
     for (int j = 0; j < 4; j++) fprintf(out, "  %-26s %-20s %-20s\n", nm[j], v[j][0], v[j][1]);
 }
 
+#ifndef RETAIN_SCORING_ONLY
+/* ---- training ------------------------------------------------------------------------ */
+
+static const char *const option_names[] = {"clv-months", "discount", "margin", NULL};
+
+static const char options_help[] =
+    "lifetime value:\n"
+    "  --clv-months M         CLV horizon in months (default 12)\n"
+    "  --discount D           monthly discount rate (default 0.01)\n"
+    "  --margin M             share of spend that is profit (default 1)\n";
+
+static void *options_new(void)
+{
+    rtn_clv_options *o = malloc(sizeof *o);
+    if (o) *o = rtn_clv_options_default();
+    return o;
+}
+
+static rtn_status option(void *opts, const char *name, const char *v)
+{
+    rtn_clv_options *o = opts;
+    uint64_t u = 0;
+    rtn_status st = RTN_OK;
+    if (strcmp(name, "clv-months") == 0) {
+        st = rtn_parse_u64("--clv-months", v, 0, 1200, &u);
+        o->horizon_months = (int)u;
+    } else if (strcmp(name, "discount") == 0) {
+        st = rtn_parse_double("--discount", v, 0, 1, &o->monthly_discount);
+    } else if (strcmp(name, "margin") == 0) {
+        st = rtn_parse_double("--margin", v, 0, 1, &o->margin);
+    }
+    return st;
+}
+
+static void options_json(const void *opts, json_t *j)
+{
+    const rtn_clv_options *o = opts;
+    json_object_set_new(j, "clv_months", json_integer(o->horizon_months));
+    json_object_set_new(j, "discount", json_real(o->monthly_discount));
+    json_object_set_new(j, "margin", json_real(o->margin));
+}
+
+static rtn_status fit(const rtn_fit_input *in, rtn_model *m)
+{
+    MPI_Comm comm = in->comm;
+    const rtn_clv_options *opt = in->options;
+    const rtn_features_data *fd = in->fd;
+    rtn_clv_data cd = {fd->n, fd->clv[RTN_CLV_X], fd->clv[RTN_CLV_T_X], fd->clv[RTN_CLV_T],
+                       fd->clv[RTN_CLV_MEAN_REPEAT_SPEND], fd->nbuckets, fd->b0, fd->b1, fd->boff};
+    rtn_purchase_fit_result pf;
+    rtn_phase_begin("train:clv");
+    rtn_status st = rtn_purchase_fit(comm, &cd, NULL, &pf);
+    rtn_phase_end("train:clv");
+    if (st) {
+        /* the churn model and segments stay useful without CLV: warn, record, go on */
+        rtn_warn("train: BG/NBD fit failed, the bundle has no lifetime-value model: %s", rtn_errmsg());
+        rtn_summary_set_str("train.clv", "status", rtn_errmsg());
+        rtn_clear_error();
+        return RTN_OK;
+    }
+    const rtn_bgnbd_fit_result *bg = &pf.bgnbd;
+    m->has_clv = 1;
+    m->purchase_kind = pf.kind;
+    m->bgnbd_loglik = bg->loglik;
+    m->bgnbd_converged = bg->converged;
+    m->bgnbd_n = bg->n_customers;
+    m->clv_opt = *opt;
+    if (pf.kind == RTN_PURCHASE_NBD) {
+        const rtn_nbd_fit_result *nb = &pf.nbd;
+        m->nbd = nb->params;
+        m->nbd_se = nb->se;
+        m->nbd_loglik = nb->loglik;
+        m->nbd_converged = nb->converged;
+        rtn_warn("train: %s. BG/NBD's maximum is on that no-dropout boundary, so the "
+                 "lifetime-value model is its limit, the NBD model: r %.4g alpha %.4g, LL %.6f "
+                 "(best BG/NBD LL reached %.6f; %llu customers)",
+                 pf.bgnbd_message, nb->params.r, nb->params.alpha, nb->loglik, bg->loglik,
+                 (unsigned long long)nb->n_customers);
+        rtn_summary_set_str("train.clv", "model", "nbd");
+        rtn_summary_set_str("train.clv", "reason", pf.bgnbd_message);
+        rtn_summary_set_real("train.clv", "nbd_r", nb->params.r);
+        rtn_summary_set_real("train.clv", "nbd_alpha", nb->params.alpha);
+        rtn_summary_set_real("train.clv", "nbd_loglik", nb->loglik);
+        rtn_summary_set_real("train.clv", "bgnbd_best_loglik", bg->loglik);
+    } else {
+        m->bgnbd = bg->params;
+        m->bgnbd_se = bg->se;
+        rtn_info("train: BG/NBD r %.4g alpha %.4g a %.4g b %.4g (LL %.2f, %llu customers)",
+                 bg->params.r, bg->params.alpha, bg->params.a, bg->params.b, bg->loglik,
+                 (unsigned long long)bg->n_customers);
+        rtn_summary_set_str("train.clv", "model", "bgnbd");
+        rtn_summary_set_real("train.clv", "bgnbd_r", bg->params.r);
+        rtn_summary_set_real("train.clv", "bgnbd_alpha", bg->params.alpha);
+        rtn_summary_set_real("train.clv", "bgnbd_a", bg->params.a);
+        rtn_summary_set_real("train.clv", "bgnbd_b", bg->params.b);
+        rtn_summary_set_real("train.clv", "bgnbd_loglik", bg->loglik);
+    }
+    rtn_gg_fit_result gg;
+    rtn_phase_begin("train:clv");
+    st = rtn_gg_fit(comm, &cd, NULL, &gg);
+    rtn_phase_end("train:clv");
+    if (st == RTN_ERR_DATA && gg.n_used == 0) {
+        /* an event log without amounts (or all-zero spend): nothing to fit, not an error */
+        rtn_info("train: Gamma-Gamma skipped: no repeat customer has a positive spend, so the "
+                 "bundle has BG/NBD only and no spend model");
+        rtn_summary_set_str("train.clv", "gamma_gamma_status", "skipped: no recorded spend");
+        rtn_clear_error();
+        return RTN_OK;
+    }
+    if (st) {
+        rtn_warn("train: Gamma-Gamma fit failed, CLV uses no spend model: %s", rtn_errmsg());
+        rtn_summary_set_str("train.clv", "gamma_gamma_status", rtn_errmsg());
+        rtn_clear_error();
+        return RTN_OK;
+    }
+    m->has_gg = 1;
+    m->gg = gg.params;
+    m->gg_se = gg.se;
+    m->gg_loglik = gg.loglik;
+    m->gg_converged = gg.converged;
+    m->gg_n = gg.n_used;
+    rtn_info("train: Gamma-Gamma p %.4g q %.4g gamma %.4g (LL %.2f, %llu repeat customers)",
+             gg.params.p, gg.params.q, gg.params.gamma, gg.loglik, (unsigned long long)gg.n_used);
+    rtn_summary_set_real("train.clv", "gg_p", gg.params.p);
+    rtn_summary_set_real("train.clv", "gg_q", gg.params.q);
+    rtn_summary_set_real("train.clv", "gg_gamma", gg.params.gamma);
+    rtn_summary_set_real("train.clv", "gg_loglik", gg.loglik);
+    return RTN_OK;
+}
+
+#endif /* RETAIN_SCORING_ONLY */
+
 const rtn_model_kind rtn_clv_kind = {
     .name = "clv",
     .summary = "lifetime value: purchase model (BG/NBD or NBD) and Gamma-Gamma spend",
     .present = present,
-    .fit = NULL,
+    .solver = RTN_SOLVER_NONE,
+    .option_names = RTN_TRAINING(option_names),
+    .options_help = RTN_TRAINING(options_help),
+    .options_new = RTN_TRAINING(options_new),
+    .option = RTN_TRAINING(option),
+    .options_json = RTN_TRAINING(options_json),
+    .fit = RTN_TRAINING(fit),
     .save = save,
     .load = load,
     .release = release,

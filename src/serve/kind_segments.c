@@ -1,14 +1,19 @@
 /* The segments kind: k-means on transformed, standardized segment features, with stable
  * ids and names; its bundle group /segments (docs/serving.md), the segment of a score, its
- * part of the JSON export and of `retain model show/diff`. Fitted by retain train
- * (src/cmd/cmd_train.c: train_segments). */
+ * part of the JSON export and of `retain model show/diff`, and its fit: the k scan by
+ * silhouette, k-means|| restarts (src/models/kmeans.c), profiles, names, ids matched to a
+ * warm-start bundle's, and the adjusted Rand index against generated archetypes. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "retain/buckets.h"
+#include "retain/cli.h"
 #include "retain/h5.h"
 #include "retain/kmeans.h"
+#include "retain/log.h"
 #include "retain/model_kind.h"
+#include "retain/segments.h"
 
 static int present(const rtn_model *m) { return m->has_segments; }
 
@@ -251,11 +256,392 @@ static void diff(FILE *out, const rtn_model *a, const rtn_model *b)
     }
 }
 
+#ifndef RETAIN_SCORING_ONLY
+/* ---- training ------------------------------------------------------------------------ */
+
+/* Segment feature presets (docs/segmentation.md). "default" follows the classic recipe:
+ * log monetary and frequency, recency, tenure, category and channel mix. "behavior" leaves
+ * out the lifecycle position (recency, tenure) and describes how a customer shops: it
+ * recovers shopper types better (adjusted Rand index against generated archetypes). */
+static const char default_segment_features[] =
+    "monetary_mean:log1p,frequency:log1p,recency_days:log1p,tenure_days:log1p,"
+    "category_entropy,top_category_share,online_share,app_share,weekend_share";
+static const char behavior_segment_features[] =
+    "monetary_mean:log1p,ipi_mean:log1p,category_entropy,top_category_share,online_share,"
+    "app_share,weekend_share";
+
+typedef struct {
+    int kmin, kmax, n_init;
+    const char *features; /* a preset's list, or the option's value (argv lives on) */
+} segments_options;
+
+static const char *const option_names[] = {"k", "segment-features", "n-init", NULL};
+
+static const char options_help[] =
+    "segments:\n"
+    "  --k K | --k KMIN:KMAX  clusters, or a range scanned by silhouette (default 6)\n"
+    "  --segment-features L   NAME[:log1p],... or a preset: default (monetary_mean:log1p,\n"
+    "                         frequency:log1p,recency_days:log1p,tenure_days:log1p,\n"
+    "                         category_entropy,top_category_share,online_share,app_share,\n"
+    "                         weekend_share) or behavior (monetary_mean:log1p,ipi_mean:log1p,\n"
+    "                         category_entropy,top_category_share,online_share,app_share,\n"
+    "                         weekend_share)\n"
+    "  --n-init N             k-means|| restarts (default 3)\n";
+
+static void *options_new(void)
+{
+    segments_options *o = calloc(1, sizeof *o);
+    if (!o) return NULL;
+    o->kmin = o->kmax = 6;
+    o->n_init = 3;
+    o->features = default_segment_features;
+    return o;
+}
+
+static rtn_status parse_k(const char *s, int *kmin, int *kmax)
+{
+    int a, b, n = 0;
+    if (sscanf(s, "%d:%d%n", &a, &b, &n) == 2 && s[n] == '\0' && a >= 2 && b >= a && b <= 64) {
+        *kmin = a;
+        *kmax = b;
+        return RTN_OK;
+    }
+    if (sscanf(s, "%d%n", &a, &n) == 1 && s[n] == '\0' && a >= 1 && a <= 64) {
+        *kmin = *kmax = a;
+        return RTN_OK;
+    }
+    return rtn_fail(RTN_ERR_USAGE, "--k: '%s' is not K (1..64) or KMIN:KMAX (2..64)", s);
+}
+
+static rtn_status option(void *opts, const char *name, const char *v)
+{
+    segments_options *o = opts;
+    uint64_t u;
+    rtn_status st = RTN_OK;
+    if (strcmp(name, "k") == 0) {
+        st = parse_k(v, &o->kmin, &o->kmax);
+    } else if (strcmp(name, "segment-features") == 0) {
+        o->features = strcmp(v, "default") == 0    ? default_segment_features
+                      : strcmp(v, "behavior") == 0 ? behavior_segment_features
+                                                   : v;
+    } else if (strcmp(name, "n-init") == 0) {
+        st = rtn_parse_u64("--n-init", v, 1, 100, &u);
+        o->n_init = (int)u;
+    }
+    return st;
+}
+
+static void options_json(const void *opts, json_t *j)
+{
+    const segments_options *o = opts;
+    json_object_set_new(j, "k", json_pack("[ii]", o->kmin, o->kmax));
+    json_object_set_new(j, "segment_features", json_string(o->features));
+    json_object_set_new(j, "n_init", json_integer(o->n_init));
+}
+
+/* The k-means boundaries: progress lines and the checkpoint. */
+typedef struct {
+    const rtn_fit_input *in;
+    double start, last_print;
+    long first_iteration;   /* Lloyd iterations already done when this run (re)started */
+    int max_iter;           /* Lloyd bound per run */
+    int final_job, n_init;  /* index of the final fit, runs per fit */
+} progress;
+
+static rtn_status boundary(void *ctx, const rtn_kmeans_state *s)
+{
+    progress *c = ctx;
+    if (s->iteration == 0) { /* a run (restart) ended */
+        if (s->finished && s->job == c->final_job) return rtn_fit_done(c->in);
+        return c->in->boundary(c->in, "kmeans-run", s->total_runs, 1);
+    }
+    long done = s->total_iterations - c->first_iteration;
+    if (rtn_fit_progress_due(&c->last_print, done)) {
+        /* bound: every remaining run of every remaining fit goes to max_iter */
+        long runs_left = (long)(c->final_job - s->job) * c->n_init + (c->n_init - s->restart);
+        double el = rtn_now() - c->start, rate = el > 0 ? (double)done / el : 0;
+        double bound = (double)runs_left * c->max_iter - s->iteration;
+        rtn_info("train: segments fit %d/%d (k=%d) run %d/%d  Lloyd iteration %d  %.1f it/s  "
+                 "ETA <= %.0fs (at max-iter)", s->job + 1, c->final_job + 1, s->k, s->restart + 1,
+                 c->n_init, s->iteration, rate, rate > 0 ? bound / rate : 0.0);
+    }
+    return c->in->boundary(c->in, "kmeans", s->total_iterations, 0);
+}
+
+/* Adjusted Rand index from the k x a contingency table, summed per bucket (deterministic). */
+static rtn_status ari_from_truth(MPI_Comm comm, const rtn_features_data *fd, const int32_t *lab,
+                                 int k, const rtn_truth *tj, double *ari)
+{
+    int a = tj->n_archetypes;
+    size_t m = (size_t)k * (size_t)a;
+    double *part = rtn_calloc((size_t)(fd->b1 - fd->b0 + 1) * m, sizeof(double), "ari table");
+    double *tab = rtn_calloc(m, sizeof(double), "ari table");
+    rtn_status st = (part && tab) ? RTN_OK : RTN_ERR_NOMEM;
+    for (uint32_t b = fd->b0; st == RTN_OK && b < fd->b1; b++)
+        for (uint64_t i = fd->boff[b - fd->b0]; i < fd->boff[b - fd->b0 + 1]; i++)
+            if (tj->archetype[i] >= 0)
+                part[(size_t)(b - fd->b0) * m + (size_t)lab[i] * a + tj->archetype[i]] += 1;
+    st = rtn_agree(comm, st);
+    if (st == RTN_OK) st = rtn_bucket_sum(comm, fd->nbuckets, fd->b0, fd->b1, m, part, tab);
+    if (st == RTN_OK) {
+        double n = 0, sum_ij = 0, sum_a = 0, sum_b = 0;
+        for (int i = 0; i < k; i++) {
+            double row = 0;
+            for (int c = 0; c < a; c++) {
+                double v = tab[(size_t)i * a + c];
+                row += v;
+                sum_ij += v * (v - 1) / 2;
+            }
+            sum_a += row * (row - 1) / 2;
+            n += row;
+        }
+        for (int c = 0; c < a; c++) {
+            double col = 0;
+            for (int i = 0; i < k; i++) col += tab[(size_t)i * a + c];
+            sum_b += col * (col - 1) / 2;
+        }
+        double total = n * (n - 1) / 2;
+        double expected = total > 0 ? sum_a * sum_b / total : 0;
+        double maxi = (sum_a + sum_b) / 2;
+        *ari = maxi - expected != 0 ? (sum_ij - expected) / (maxi - expected) : 1.0;
+    }
+    free(part);
+    free(tab);
+    return st;
+}
+
+static rtn_status fit(const rtn_fit_input *in, rtn_model *m)
+{
+    MPI_Comm comm = in->comm;
+    const segments_options *o = in->options;
+    const rtn_features_data *fd = in->fd;
+    const rtn_truth *tj = in->truth;
+    const rtn_model *old = in->warm;
+    rtn_kmeans_state *state = &in->state->kmeans;
+    size_t n = fd->n, d = fd->d;
+    /* parse the segment feature list */
+    int idx[64];
+    rtn_xform xf[64];
+    size_t ds = 0;
+    rtn_status st = RTN_OK;
+    char *copy = strdup(o->features), *save = NULL;
+    for (char *t = strtok_r(copy, ",", &save); t && st == RTN_OK; t = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(t, ':');
+        rtn_xform x = RTN_XFORM_IDENTITY;
+        if (colon) {
+            *colon = '\0';
+            if (rtn_xform_parse(colon + 1, &x) != 0)
+                st = rtn_fail(RTN_ERR_USAGE, "--segment-features: unknown transform '%s'", colon + 1);
+        }
+        int j = rtn_fit_feature(fd, t);
+        if (st == RTN_OK && j < 0) st = rtn_fail(RTN_ERR_USAGE, "--segment-features: no feature '%s'", t);
+        if (st == RTN_OK && ds == 64) st = rtn_fail(RTN_ERR_USAGE, "--segment-features: too many");
+        if (st == RTN_OK) {
+            idx[ds] = j;
+            xf[ds] = x;
+            ds++;
+        }
+    }
+    free(copy);
+    if (st) return st;
+    double *Xs = rtn_malloc(n * ds * sizeof(double) + 8, "segment features");
+    int32_t *lab = rtn_malloc(n * sizeof(int32_t) + 4, "segment labels");
+    if (!Xs || !lab) st = RTN_ERR_NOMEM;
+    st = rtn_agree(comm, st);
+    rtn_scaler sc = {0};
+    rtn_kmeans_model km;
+    memset(&km, 0, sizeof km);
+    rtn_segment_profiles prof;
+    memset(&prof, 0, sizeof prof);
+    rtn_kmeans_k_score scores[64];
+    int nscores = 0;
+    if (st == RTN_OK) {
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = 0; j < ds; j++) Xs[i * ds + j] = fd->X[i * d + (size_t)idx[j]];
+        rtn_xform_apply(xf, ds, Xs, n);
+        rtn_bucketed_rows rows = fd->rows;
+        rows.X = Xs;
+        rows.d = ds;
+        st = rtn_scaler_fit(&sc, comm, &rows, NULL, NULL);
+        if (st == RTN_OK) rtn_scaler_apply(&sc, Xs, Xs, n);
+        rtn_kmeans_options ko;
+        int k = o->kmin;
+        rtn_phase_begin("train:segments");
+        /* fits 0..nscan-1 are the k scan, fit nscan the final one */
+        int nscan = o->kmax > o->kmin ? o->kmax - o->kmin + 1 : 0;
+        rtn_kmeans_options_default(&ko, o->kmin);
+        progress pr = {in, rtn_now(), 0, state->valid ? state->total_iterations : 0, ko.max_iter,
+                       nscan, o->n_init};
+        rtn_kmeans_resume scan_rs = {state, 0, boundary, &pr};
+        rtn_kmeans_resume final_rs = {state, nscan, boundary, &pr};
+        if (st == RTN_OK && o->kmax > o->kmin) {
+            rtn_kmeans_options_default(&ko, o->kmin);
+            ko.seed = in->seed;
+            ko.n_init = o->n_init;
+            nscores = o->kmax - o->kmin + 1;
+            st = rtn_kmeans_select_k_resumable(comm, &rows, fd->customer, &ko, o->kmin, o->kmax,
+                                               4000, &scan_rs, scores, &k);
+            if (st == RTN_OK) {
+                snprintf(m->k_rule, sizeof m->k_rule, "largest sampled silhouette over k = %d..%d "
+                         "(within %.2f: smaller k)", o->kmin, o->kmax, RTN_KMEANS_SILHOUETTE_TIE);
+                for (int i = 0; i < nscores; i++)
+                    rtn_info("train: k = %2d  inertia %.6g  silhouette %.4f", scores[i].k,
+                             scores[i].inertia, scores[i].silhouette);
+            }
+        } else {
+            snprintf(m->k_rule, sizeof m->k_rule, "fixed by --k");
+        }
+        if (st == RTN_OK) {
+            rtn_kmeans_options_default(&ko, k);
+            ko.seed = in->seed;
+            ko.n_init = o->n_init;
+            st = rtn_kmeans_fit_resumable(comm, &rows, fd->customer, &ko, NULL, &final_rs, &km,
+                                          lab);
+        }
+        rtn_phase_end("train:segments");
+    }
+    if (st == RTN_OK) {
+        const double *revenue = NULL;
+        double *rev = NULL;
+        int jm = rtn_fit_feature(fd, "monetary_total");
+        if (jm >= 0) {
+            rev = rtn_malloc(n * sizeof(double) + 8, "revenue");
+            if (rev)
+                for (size_t i = 0; i < n; i++) rev[i] = fd->X[i * d + (size_t)jm];
+            revenue = rev;
+        }
+        st = rtn_segment_profile(comm, &fd->rows, lab, km.k, revenue,
+                                 fd->labels_known ? fd->label : NULL, &prof);
+        free(rev);
+    }
+    if (st == RTN_OK) {
+        int k = km.k;
+        m->has_segments = 1;
+        m->k = k;
+        m->ds = ds;
+        m->seg_feature = rtn_malloc(ds * 4, "seg");
+        m->seg_transform = rtn_malloc(ds, "seg");
+        m->seg_mean = rtn_malloc(ds * 8, "seg");
+        m->seg_scale = rtn_malloc(ds * 8, "seg");
+        m->centroids = rtn_malloc((size_t)k * ds * 8, "seg");
+        m->segment_id = rtn_malloc((size_t)k * 4, "seg");
+        m->segment_name = rtn_calloc((size_t)k, sizeof(char *), "seg");
+        m->seg_size = rtn_malloc((size_t)k * 8, "seg");
+        m->seg_revenue_share = rtn_malloc((size_t)k * 8, "seg");
+        m->seg_churn_rate = rtn_malloc((size_t)k * 8, "seg");
+        m->seg_profile = rtn_malloc((size_t)k * d * 8, "seg");
+        if (!m->seg_feature || !m->seg_transform || !m->seg_mean || !m->seg_scale || !m->centroids ||
+            !m->segment_id || !m->segment_name || !m->seg_size || !m->seg_revenue_share ||
+            !m->seg_churn_rate || !m->seg_profile)
+            st = RTN_ERR_NOMEM;
+    }
+    if (st == RTN_OK) {
+        int k = km.k;
+        for (size_t j = 0; j < ds; j++) {
+            m->seg_feature[j] = idx[j];
+            m->seg_transform[j] = (int8_t)xf[j];
+        }
+        memcpy(m->seg_mean, sc.mean, ds * 8);
+        memcpy(m->seg_scale, sc.scale, ds * 8);
+        memcpy(m->centroids, km.centroids, (size_t)k * ds * 8);
+        memcpy(m->seg_size, prof.size, (size_t)k * 8);
+        memcpy(m->seg_revenue_share, prof.revenue_share, (size_t)k * 8);
+        memcpy(m->seg_churn_rate, prof.churn_rate, (size_t)k * 8);
+        memcpy(m->seg_profile, prof.mean, (size_t)k * d * 8);
+        m->inertia = km.inertia;
+        m->seg_iterations = km.n_iter;
+        m->seg_converged = km.converged;
+        /* names from the centroids' z-scores; roles are positions in the segment space */
+        /* monetary role: monetary_total when segmented on, else monetary_mean */
+        rtn_segment_roles roles = {-1, -1, -1, -1, -1};
+        int mon_total = -1, mon_mean = -1;
+        for (size_t j = 0; j < ds; j++) {
+            const char *nm = fd->feature_names[idx[j]];
+            if (strcmp(nm, "monetary_total") == 0) mon_total = (int)j;
+            else if (strcmp(nm, "monetary_mean") == 0) mon_mean = (int)j;
+            else if (strcmp(nm, "frequency") == 0) roles.frequency = (int)j;
+            else if (strcmp(nm, "recency_days") == 0) roles.recency = (int)j;
+            else if (strcmp(nm, "tenure_days") == 0) roles.tenure = (int)j;
+            else if (strcmp(nm, "online_share") == 0) roles.online_share = (int)j;
+        }
+        roles.monetary = mon_total >= 0 ? mon_total : mon_mean;
+        char (*names)[RTN_SEGMENT_NAME_MAX] = calloc((size_t)k, RTN_SEGMENT_NAME_MAX);
+        if (!names) st = RTN_ERR_NOMEM;
+        else {
+            rtn_segment_name(km.centroids, k, ds, &roles, names);
+            for (int c = 0; c < k; c++) m->segment_name[c] = strdup(names[c]);
+            free(names);
+        }
+        for (int c = 0; c < k; c++) m->segment_id[c] = c + 1;
+        if (st == RTN_OK && old && old->has_segments && old->ds == ds &&
+            memcmp(old->seg_feature, m->seg_feature, ds * 4) == 0 &&
+            memcmp(old->seg_transform, m->seg_transform, ds) == 0) {
+            rtn_scaler from = {ds, old->seg_mean, old->seg_scale};
+            double *oc = rtn_malloc((size_t)old->k * ds * 8, "old centroids");
+            if (!oc) st = RTN_ERR_NOMEM;
+            else {
+                rtn_segment_rescale_centroids(old->centroids, old->k, &from, &sc, oc);
+                st = rtn_segment_match_ids(oc, old->segment_id, old->k, km.centroids, k, ds,
+                                           m->segment_id);
+                free(oc);
+                rtn_info("train: segment ids matched to the previous model's");
+            }
+        }
+        if (st == RTN_OK && tj && tj->archetype) {
+            st = ari_from_truth(comm, fd, lab, k, tj, &m->ari_truth);
+            if (st == RTN_OK) {
+                rtn_info("train: segments recover the generator's archetypes with adjusted Rand "
+                         "index %.3f", m->ari_truth);
+                rtn_summary_set_real("train.segments", "ari_truth", m->ari_truth);
+            }
+        } else {
+            m->ari_truth = NAN;
+        }
+        if (nscores > 0) {
+            m->n_kscan = nscores;
+            m->kscan_k = rtn_malloc((size_t)nscores * 4, "kscan");
+            m->kscan_inertia = rtn_malloc((size_t)nscores * 8, "kscan");
+            m->kscan_silhouette = rtn_malloc((size_t)nscores * 8, "kscan");
+            if (!m->kscan_k || !m->kscan_inertia || !m->kscan_silhouette) st = RTN_ERR_NOMEM;
+            for (int i = 0; st == RTN_OK && i < nscores; i++) {
+                m->kscan_k[i] = scores[i].k;
+                m->kscan_inertia[i] = scores[i].inertia;
+                m->kscan_silhouette[i] = scores[i].silhouette;
+            }
+        }
+        for (int c = 0; st == RTN_OK && c < k; c++)
+            rtn_info("train: segment %d %-26s %8.0f customers  revenue %5.1f%%  churn %5.1f%%",
+                     m->segment_id[c], m->segment_name[c], m->seg_size[c],
+                     100 * m->seg_revenue_share[c], 100 * m->seg_churn_rate[c]);
+        rtn_summary_set_int("train.segments", "k", k);
+        rtn_summary_set_real("train.segments", "inertia", km.inertia);
+        rtn_summary_set_int("train.segments", "iterations", km.n_iter);
+        /* every restart and scan fit: the data passes a benchmark divides by */
+        rtn_summary_set_int("train.segments", "lloyd_iterations_total", state->total_iterations);
+        rtn_summary_set_int("train.segments", "features", (int64_t)m->ds);
+        rtn_summary_set_int("train.segments", "restarts", o->n_init);
+    }
+    rtn_segment_profiles_free(&prof);
+    rtn_kmeans_model_free(&km);
+    rtn_scaler_free(&sc);
+    free(Xs);
+    free(lab);
+    return rtn_agree(comm, st);
+}
+
+#endif /* RETAIN_SCORING_ONLY */
+
 const rtn_model_kind rtn_segments_kind = {
     .name = "segments",
     .summary = "segment of every customer (k-means), with stable ids and names",
     .present = present,
-    .fit = NULL,
+    .solver = RTN_SOLVER_KMEANS,
+    .option_names = RTN_TRAINING(option_names),
+    .options_help = RTN_TRAINING(options_help),
+    .options_new = RTN_TRAINING(options_new),
+    .option = RTN_TRAINING(option),
+    .options_json = RTN_TRAINING(options_json),
+    .fit = RTN_TRAINING(fit),
     .save = save,
     .load = load,
     .release = release,

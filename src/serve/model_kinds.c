@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "retain/log.h"
 #include "retain/model_kind.h"
 
 extern const rtn_model_kind rtn_churn_kind, rtn_segments_kind, rtn_clv_kind;
@@ -49,4 +50,24 @@ rtn_status rtn_kind_check_finite(const char *what, const double *v, size_t n, in
         if (!isfinite(v[i]) || (nonzero && v[i] == 0))
             return rtn_fail(RTN_ERR_FORMAT, "%s[%zu] = %g cannot be exported", what, i, v[i]);
     return RTN_OK;
+}
+
+rtn_status rtn_fit_done(const rtn_fit_input *in)
+{
+    return in->boundary(in, "train", in->position + 1L, 1);
+}
+
+int rtn_fit_progress_due(double *last_print, long done)
+{
+    double now = rtn_now();
+    if (done != 1 && now - *last_print < 2.0) return 0;
+    *last_print = now;
+    return 1;
+}
+
+int rtn_fit_feature(const rtn_features_data *fd, const char *name)
+{
+    for (size_t j = 0; j < fd->d; j++)
+        if (strcmp(fd->feature_names[j], name) == 0) return (int)j;
+    return -1;
 }

@@ -58,3 +58,32 @@ rtn_status rtn_score_customer(const rtn_model *m, const double *x, const double 
     out->value = isfinite(out->clv) ? out->clv : (value_col >= 0 ? x[value_col] : 0.0);
     return RTN_OK;
 }
+
+static size_t n_columns(const rtn_model_kind *kind)
+{
+    size_t n = 0;
+    while (kind->score_columns && kind->score_columns[n]) n++;
+    return n;
+}
+
+size_t rtn_score_extra_columns(const rtn_model *m, const char **names, size_t max)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < rtn_n_model_kinds; k++) {
+        const rtn_model_kind *kind = rtn_model_kinds[k];
+        if (!kind->score_values || !kind->present(m)) continue;
+        for (size_t c = 0; c < n_columns(kind); c++, n++)
+            if (n < max) names[n] = kind->score_columns[c];
+    }
+    return n;
+}
+
+void rtn_score_extra(const rtn_model *m, const double *x, const double *clv, double *out)
+{
+    for (size_t k = 0; k < rtn_n_model_kinds; k++) {
+        const rtn_model_kind *kind = rtn_model_kinds[k];
+        if (!kind->score_values || !kind->present(m)) continue;
+        kind->score_values(m, x, clv, out);
+        out += n_columns(kind);
+    }
+}

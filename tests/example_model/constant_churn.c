@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "retain/cli.h"
 #include "retain/model_kind.h"
 #include "retain/split.h"
 
@@ -20,9 +21,36 @@ static const constant_churn *state(const rtn_model *m) { return rtn_model_kind_d
 
 static int present(const rtn_model *m) { return state(m) != NULL; }
 
+#ifndef RETAIN_SCORING_ONLY
+/* Its one option: additive smoothing of the rate, (churned + A) / (labelled + 2A). */
+typedef struct {
+    double smoothing;
+} constant_churn_options;
+
+static const char *const option_names[] = {"constant-churn-smoothing", NULL};
+static const char options_help[] =
+    "constant churn baseline:\n"
+    "  --constant-churn-smoothing A  additive smoothing of the rate (default 0)\n";
+
+static void *options_new(void) { return calloc(1, sizeof(constant_churn_options)); }
+
+static rtn_status option(void *opts, const char *name, const char *value)
+{
+    (void)name; /* its only option */
+    constant_churn_options *o = opts;
+    return rtn_parse_double("--constant-churn-smoothing", value, 0, 1e6, &o->smoothing);
+}
+
+static void options_json(const void *opts, json_t *into)
+{
+    const constant_churn_options *o = opts;
+    json_object_set_new(into, "constant_churn_smoothing", json_real(o->smoothing));
+}
+
 /* Integer counts summed over ranks: the same bits at any rank count. */
 static rtn_status fit(const rtn_fit_input *in, rtn_model *m)
 {
+    const constant_churn_options *o = in->options;
     uint64_t local[2] = {0, 0}, total[2];
     for (size_t i = 0; i < in->fd->n; i++)
         if (in->part[i] == RTN_SPLIT_TRAIN && in->fd->label[i] >= 0) {
@@ -37,10 +65,11 @@ static rtn_status fit(const rtn_fit_input *in, rtn_model *m)
     if (!c) return RTN_ERR_NOMEM;
     c->n_train = total[0];
     c->n_pos = total[1];
-    c->rate = (double)total[1] / (double)total[0];
+    c->rate = ((double)total[1] + o->smoothing) / ((double)total[0] + 2 * o->smoothing);
     *rtn_model_kind_data(m, NAME) = c;
     return RTN_OK;
 }
+#endif
 
 static void save(rtn_bundle_writer *w, const rtn_model *m)
 {
@@ -77,6 +106,16 @@ static void release(rtn_model *m)
     *slot = NULL;
 }
 
+/* its own score column: the same probability for every customer */
+static const char *const score_columns[] = {"constant_churn_probability", NULL};
+
+static void score_values(const rtn_model *m, const double *x, const double *clv, double *out)
+{
+    (void)x;
+    (void)clv;
+    out[0] = state(m)->rate;
+}
+
 static json_t *export_json(const rtn_model *m)
 {
     const constant_churn *c = state(m);
@@ -104,11 +143,18 @@ const rtn_model_kind rtn_constant_churn_kind = {
     .name = NAME,
     .summary = "constant-rate churn baseline (the training split's churn rate)",
     .present = present,
-    .fit = fit,
+    .option_names = RTN_TRAINING(option_names),
+    .options_help = RTN_TRAINING(options_help),
+    .options_new = RTN_TRAINING(options_new),
+    .option = RTN_TRAINING(option),
+    .options_json = RTN_TRAINING(options_json),
+    .fit = RTN_TRAINING(fit),
     .save = save,
     .load = load,
     .release = release,
     .score = NULL,
+    .score_columns = score_columns,
+    .score_values = score_values,
     .export_check = NULL,
     .export_json = export_json,
     .onnx_graph = NULL,
