@@ -115,7 +115,7 @@ typedef struct {
     char *const *category_names;       /* the features file's category dictionary */
     size_t n_extra;                    /* the model kinds' own columns (rtn_score_extra) */
     const char *extra_name[RTN_SCORE_EXTRA_MAX];
-    double *extra;                     /* n x n_extra */
+    double *extra;                     /* n_extra columns of n, column after column */
 } score_cols;
 
 static void cols_free(score_cols *c)
@@ -171,7 +171,7 @@ static size_t csv_line(char *buf, const rtn_model *m, const score_cols *c, size_
     if (c->preferred_category[i] >= 0) csv_field(&p, c->category_names[c->preferred_category[i]]);
     for (size_t e = 0; e < c->n_extra; e++) {
         *p++ = ',';
-        double v = c->extra[i * c->n_extra + e];
+        double v = c->extra[e * c->n + i];
         if (isfinite(v)) p += sprintf(p, "%.9g", v);
     }
     *p++ = '\n';
@@ -379,7 +379,7 @@ static rtn_status write_warning_list(MPI_Comm comm, const char *path, uint64_t t
             rtn_atomic_file af;
             st = rtn_atomic_open(&af, path);
             if (st == RTN_OK) {
-                char header[2048];
+                char header[4096];
                 csv_header(header, sizeof header, c);
                 fputs("rank,", af.fp);
                 fputs(header, af.fp);
@@ -446,21 +446,16 @@ static rtn_status write_scores(MPI_Comm comm, const char *path, const rtn_model 
         H5Dclose(d);
         st = rtn_agree(comm, st);
     }
-    double *one = c->n_extra ? rtn_malloc(8 * (fd->n + 1), "score column") : NULL;
-    if (c->n_extra && !one) st = RTN_ERR_NOMEM;
-    st = rtn_agree(comm, st);
     for (size_t e = 0; e < c->n_extra && st == RTN_OK; e++) {
         char name[96];
         snprintf(name, sizeof name, "/scores/%s", c->extra_name[e]);
-        for (size_t i = 0; i < fd->n; i++) one[i] = c->extra[i * c->n_extra + e];
         hid_t d;
         st = rtn_agree(comm, rtn_h5_create_1d(o.file, name, H5T_IEEE_F64LE, N, 0, &d));
         if (st) break;
-        st = rtn_h5_write_rows(d, H5T_NATIVE_DOUBLE, fd->row0, fd->n, one, 1);
+        st = rtn_h5_write_rows(d, H5T_NATIVE_DOUBLE, fd->row0, fd->n, c->extra + e * c->n, 1);
         H5Dclose(d);
         st = rtn_agree(comm, st);
     }
-    free(one);
     /* global bucket offsets: every rank knows its own buckets' row counts */
     uint64_t *cnt = rtn_calloc((size_t)fd->nbuckets + 1, 8, "bucket offsets");
     if (!cnt) st = RTN_ERR_NOMEM;
@@ -627,8 +622,13 @@ rtn_status rtn_cmd_score(MPI_Comm comm, int argc, char **argv)
         c.p_alive[i] = s.p_alive;
         c.loss[i] = s.churn_probability * (s.value > 0 ? s.value : 0);
         for (int r = 0; r < RTN_SCORE_REASONS; r++) c.reason[i * RTN_SCORE_REASONS + r] = s.reason[r];
-        if (c.n_extra)
-            rtn_score_extra(&m, fd.X + i * fd.d, fd.clv[0] ? clvrow : NULL, c.extra + i * c.n_extra);
+    }
+    /* the model kinds' own columns: a pass of its own, taken only when a kind has any */
+    for (size_t i = 0; st == RTN_OK && c.n_extra && i < fd.n; i++) {
+        double row[RTN_SCORE_EXTRA_MAX];
+        for (int k = 0; k < RTN_CLV_N; k++) clvrow[k] = fd.clv[k] ? fd.clv[k][i] : NAN;
+        rtn_score_extra(&m, fd.X + i * fd.d, fd.clv[0] ? clvrow : NULL, row);
+        for (size_t e = 0; e < c.n_extra; e++) c.extra[e * fd.n + i] = row[e];
     }
     st = rtn_agree(comm, st);
     /* value tiers from exact global quantiles: medium from the median, high from the 80th */

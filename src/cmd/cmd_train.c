@@ -195,7 +195,7 @@ static rtn_status load_truth(MPI_Comm comm, const char *path, const rtn_features
 }
 
 /* General options first, then every kind's (getopt values 256 + 64 * position + index). */
-enum { GENERAL_OPTIONS = 9, KIND_OPTION_BASE = 256, KIND_OPTIONS_MAX = 64 };
+enum { GENERAL_OPTIONS = 10, KIND_OPTION_BASE = 256, KIND_OPTIONS_MAX = 64 };
 
 static rtn_status kind_option(train_opts *o, int c)
 {
@@ -213,11 +213,10 @@ static rtn_status parse_opts(train_opts *o, int argc, char **argv)
         {"seed", required_argument, 0, 's'},     {"split", required_argument, 0, 'S'},
         {"split-salt", required_argument, 0, 'T'}, {"warm-start", required_argument, 0, 'w'},
         {"truth", required_argument, 0, 't'},    {"models", required_argument, 0, 'M'},
-        {"checkpoint", required_argument, 0, 'P'}};
-    struct option opts[GENERAL_OPTIONS + 2 + RTN_MODEL_KINDS_MAX * KIND_OPTIONS_MAX];
+        {"checkpoint", required_argument, 0, 'P'}, {"checkpoint-every", required_argument, 0, 'E'}};
+    struct option opts[GENERAL_OPTIONS + 1 + RTN_MODEL_KINDS_MAX * KIND_OPTIONS_MAX];
     size_t n = 0;
     for (; n < GENERAL_OPTIONS; n++) opts[n] = general[n];
-    opts[n++] = (struct option){"checkpoint-every", required_argument, 0, 'E'};
     memset(o, 0, sizeof *o);
     o->seed = 42;
     rtn_split_defaults(&o->split);
@@ -226,9 +225,13 @@ static rtn_status parse_opts(train_opts *o, int argc, char **argv)
         const rtn_model_kind *kind = rtn_model_kinds[k];
         o->enabled[k] = 1;
         if (kind->options_new && !(o->kind_opts[k] = kind->options_new())) return RTN_ERR_NOMEM;
-        for (size_t i = 0; kind->option_names && kind->option_names[i]; i++)
+        for (size_t i = 0; kind->option_names && kind->option_names[i]; i++) {
+            if (i == KIND_OPTIONS_MAX)
+                return rtn_fail(RTN_ERR_INTERNAL, "model kind '%s' has more than %d options",
+                                kind->name, KIND_OPTIONS_MAX);
             opts[n++] = (struct option){kind->option_names[i], required_argument, 0,
                                         KIND_OPTION_BASE + (int)(k * KIND_OPTIONS_MAX + i)};
+        }
     }
     opts[n] = (struct option){0, 0, 0, 0};
     optind = 1;
