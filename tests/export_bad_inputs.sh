@@ -58,5 +58,13 @@ cmp -s one.onnx "$F/m-churn.onnx" && cmp -s one.json "$F/m-churn.json" || die "1
 R 3 export --model "$F/m.h5" --onnx three.onnx -q || die "3-rank export"
 cmp -s three.onnx "$F/m.onnx" || die "3-rank export differs"
 ls -A | grep -q "\.tmp-" && die "temporary file left behind"
+# the log line names the graph's outputs as the graph holds them (retain.outputs)
+for pair in "m:churn_probability, segment_id" "m-churn:churn_probability" "m-seg:segment_id"; do
+  b=${pair%%:*} want=${pair#*:}
+  out=$(R 1 export --model "$F/$b.h5" --onnx "log-$b.onnx" 2>&1) || die "export $b.h5: $out"
+  grep -qF "outputs $want; model" <<<"$out" && ok "export $b.h5 log names outputs '$want'" \
+    || die "export $b.h5: log line should name outputs '$want': $out"
+  cmp -s "log-$b.onnx" "$F/$b.onnx" || die "export $b.h5 differs from the fixture's"
+done
 [[ $fail == 0 ]] && echo "export_bad_inputs: all checks passed"
 exit $fail

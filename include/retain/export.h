@@ -24,6 +24,10 @@
 /* Serialized ONNX ModelProto of the bundle (malloc'ed, *len bytes). The bundle needs a
  * churn model or segments (or both); the graph has one output per part present. */
 rtn_status rtn_export_onnx_bytes(const rtn_model *m, uint8_t **buf, size_t *len);
+/* The same, also copying the graph's output names, comma-separated in graph order (the
+ * "retain.outputs" metadata), into outputs (outputs_cap bytes, truncated if needed). */
+rtn_status rtn_export_onnx_bytes_outputs(const rtn_model *m, uint8_t **buf, size_t *len,
+                                         char *outputs, size_t outputs_cap);
 rtn_status rtn_export_onnx(const rtn_model *m, const char *path);
 
 /* The JSON document (a new reference), its text (malloc'ed, ends with a newline) and the

@@ -89,18 +89,24 @@ static rtn_status run_export(const char *model_path, const char *onnx, const cha
     uint8_t *obuf = NULL;
     char *jtxt = NULL;
     size_t olen = 0, jlen = 0;
-    if (st == RTN_OK && onnx) st = rtn_export_onnx_bytes(&m, &obuf, &olen);
+    char onnx_outputs[1024] = "";
+    if (st == RTN_OK && onnx)
+        st = rtn_export_onnx_bytes_outputs(&m, &obuf, &olen, onnx_outputs, sizeof onnx_outputs);
     if (st == RTN_OK && json) st = rtn_export_json_text(&m, &jtxt, &jlen);
     out_file outs[2];
     int n = 0;
     if (onnx) outs[n++] = (out_file){onnx, "ONNX", obuf, olen, {0}, 0};
     if (json) outs[n++] = (out_file){json, "JSON", jtxt, jlen, {0}, 0};
     if (st == RTN_OK) st = write_all(outs, n);
+    char outputs_shown[1536] = "";
+    for (size_t i = 0, o = 0; onnx_outputs[i] && o + 3 < sizeof outputs_shown; i++) {
+        if (onnx_outputs[i] == ',') outputs_shown[o++] = ',', outputs_shown[o++] = ' ';
+        else outputs_shown[o++] = onnx_outputs[i];
+        outputs_shown[o] = '\0';
+    }
     if (st == RTN_OK && onnx)
-        rtn_info("export: ONNX model %s, %zu bytes (opset %d; outputs %s%s%s; model %.16s)", onnx, olen,
-                 RTN_ONNX_OPSET, m.has_churn ? "churn_probability" : "",
-                 m.has_churn && m.has_segments ? ", " : "", m.has_segments ? "segment_id" : "",
-                 m.content_id);
+        rtn_info("export: ONNX model %s, %zu bytes (opset %d; outputs %s; model %.16s)", onnx, olen,
+                 RTN_ONNX_OPSET, outputs_shown, m.content_id);
     if (st == RTN_OK && json)
         rtn_info("export: JSON model %s, %zu bytes (%s version %d; model %.16s)", json, jlen,
                  RTN_JSON_FORMAT, RTN_JSON_FORMAT_VERSION, m.content_id);

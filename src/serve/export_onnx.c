@@ -367,8 +367,15 @@ static size_t graph_kinds(const rtn_model *m, char *names, size_t cap)
 
 rtn_status rtn_export_onnx_bytes(const rtn_model *m, uint8_t **buf, size_t *len)
 {
+    return rtn_export_onnx_bytes_outputs(m, buf, len, NULL, 0);
+}
+
+rtn_status rtn_export_onnx_bytes_outputs(const rtn_model *m, uint8_t **buf, size_t *len,
+                                         char *outputs_out, size_t outputs_cap)
+{
     *buf = NULL;
     *len = 0;
+    if (outputs_cap) outputs_out[0] = '\0';
     char known[256];
     if (graph_kinds(m, known, sizeof known) == 0)
         return rtn_fail(RTN_ERR_DATA, "the bundle has none of the models an ONNX graph holds (%s): "
@@ -465,6 +472,7 @@ rtn_status rtn_export_onnx_bytes(const rtn_model *m, uint8_t **buf, size_t *len)
                          i ? "," : "", g.outs[i]->name);
         }
         meta(&g, "retain.outputs", outputs);
+        if (outputs && outputs_cap) snprintf(outputs_out, outputs_cap, "%s", outputs);
         for (size_t k = 0; k < rtn_n_model_kinds; k++) {
             const rtn_model_kind *kind = rtn_model_kinds[k];
             if (kind->onnx_meta && kind->present(m)) kind->onnx_meta(&builder, &g, m);
