@@ -59,7 +59,7 @@ R 3 export --model "$F/m.h5" --onnx three.onnx -q || die "3-rank export"
 cmp -s three.onnx "$F/m.onnx" || die "3-rank export differs"
 ls -A | grep -q "\.tmp-" && die "temporary file left behind"
 # the log line names the graph's outputs as the graph holds them (retain.outputs)
-for pair in "m:churn_probability, segment_id" "m-churn:churn_probability" "m-seg:segment_id"; do
+for pair in "m:churn_probability,segment_id" "m-churn:churn_probability" "m-seg:segment_id"; do
   b=${pair%%:*} want=${pair#*:}
   out=$(R 1 export --model "$F/$b.h5" --onnx "log-$b.onnx" 2>&1) || die "export $b.h5: $out"
   grep -qF "outputs $want; model" <<<"$out" && ok "export $b.h5 log names outputs '$want'" \

@@ -98,15 +98,9 @@ static rtn_status run_export(const char *model_path, const char *onnx, const cha
     if (onnx) outs[n++] = (out_file){onnx, "ONNX", obuf, olen, {0}, 0};
     if (json) outs[n++] = (out_file){json, "JSON", jtxt, jlen, {0}, 0};
     if (st == RTN_OK) st = write_all(outs, n);
-    char outputs_shown[1536] = "";
-    for (size_t i = 0, o = 0; onnx_outputs[i] && o + 3 < sizeof outputs_shown; i++) {
-        if (onnx_outputs[i] == ',') outputs_shown[o++] = ',', outputs_shown[o++] = ' ';
-        else outputs_shown[o++] = onnx_outputs[i];
-        outputs_shown[o] = '\0';
-    }
     if (st == RTN_OK && onnx)
         rtn_info("export: ONNX model %s, %zu bytes (opset %d; outputs %s; model %.16s)", onnx, olen,
-                 RTN_ONNX_OPSET, outputs_shown, m.content_id);
+                 RTN_ONNX_OPSET, onnx_outputs, m.content_id);
     if (st == RTN_OK && json)
         rtn_info("export: JSON model %s, %zu bytes (%s version %d; model %.16s)", json, jlen,
                  RTN_JSON_FORMAT, RTN_JSON_FORMAT_VERSION, m.content_id);
