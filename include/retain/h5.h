@@ -29,6 +29,11 @@ typedef struct {
 
 /* Collective: creates the temporary file with the tuned MPI-IO access properties. */
 rtn_status rtn_h5_out_create(rtn_h5_out *o, MPI_Comm comm, const char *final_path);
+/* Collective: the temporary file starts as a byte copy of the existing file `base`
+ * (made by rank 0), opened for writing, so objects can be added to a copy of an input
+ * that itself is never modified. */
+rtn_status rtn_h5_out_copy_of(rtn_h5_out *o, MPI_Comm comm, const char *final_path,
+                              const char *base);
 /* Collective: agrees on st, closes, and renames on success (discards on failure).
  * Returns the agreed status. While the file is open, every collective helper below
  * (dataset creation, collective row writes, small datasets, attributes) makes all ranks

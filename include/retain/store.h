@@ -12,8 +12,10 @@
 #include "retain/status.h"
 
 #define RTN_STORE_FORMAT "retain-transaction-store"
-/* 2: per-bucket digests XXH3-128 (16 bytes); 1: SHA-256 (32 bytes), still readable */
-#define RTN_STORE_FORMAT_VERSION 2
+/* 3: the store may hold customer-360 sources besides /transactions (retain/source.h) and
+ * carries the root attributes `sources` and `store_digest`; /transactions is as in 2.
+ * 2: per-bucket digests XXH3-128 (16 bytes); 1: SHA-256 (32 bytes). All are readable. */
+#define RTN_STORE_FORMAT_VERSION 3
 #define RTN_STORE_DEFAULT_BUCKETS 1024
 #define RTN_STORE_MAX_BUCKETS (1u << 20)
 

@@ -26,7 +26,8 @@
 const char rtn_usage_generate[] =
     "usage: retain generate --out STORE [--truth FILE] [--csv FILE] [--customers N]\n"
     "                       [--days D] [--start DATE] [--seed S] [--buckets B]\n"
-    "                       [--block-rows N]\n"
+    "                       [--block-rows N] [--members-csv FILE] [--events-csv FILE]\n"
+    "                       [--feedback-csv FILE]\n"
     "\n"
     "Writes a synthetic mall transaction store (POS + online + app) from a generative model\n"
     "of customers with latent archetypes, a BG/NBD-style purchase process, Gamma-Gamma\n"
@@ -41,7 +42,12 @@ const char rtn_usage_generate[] =
     "  --start DATE     first day of the window, YYYY-MM-DD (default 2023-01-01)\n"
     "  --seed S         random seed (default 1)\n"
     "  --buckets B      buckets of the store (default 1024)\n"
-    "  --block-rows N   rows generated per write round and rank (default 2097152)\n";
+    "  --block-rows N   rows generated per write round and rank (default 2097152)\n"
+    "  --members-csv FILE   also write the loyalty members and their tier history (CSV)\n"
+    "  --events-csv FILE    also write web, app and in-store clickstream events (CSV)\n"
+    "  --feedback-csv FILE  also write surveys, ratings, complaints and tickets (CSV)\n"
+    "                   These customer 360 exports describe the same customers and leave\n"
+    "                   the store, the truth datasets and --csv unchanged (docs/generator.md).\n";
 
 typedef struct {
     uint64_t key, index;
@@ -209,7 +215,7 @@ static rtn_status truth_write(truth_writer *t, uint64_t row0)
 
 static rtn_status truth_finish(truth_writer *t, MPI_Comm comm, rtn_status st,
                                const rtn_gen_model *m, uint32_t B, const uint64_t *coff,
-                               const char *params_json)
+                               const char *params_json, const char *c360_json)
 {
     for (int c = 0; c < T_N; c++)
         if (t->d[c] >= 0 && c != T_ARCH) {
@@ -249,88 +255,60 @@ static rtn_status truth_finish(truth_writer *t, MPI_Comm comm, rtn_status st,
     if (st == RTN_OK) st = rtn_h5_attr_str(f, "end", t1);
     if (st == RTN_OK) st = rtn_h5_attr_strings(f, "archetype_names", names, RTN_GEN_N_ARCHETYPES);
     if (st == RTN_OK) st = rtn_h5_attr_str(f, "parameters", params_json);
+    if (st == RTN_OK && c360_json) st = rtn_h5_attr_str(f, "customer360", c360_json);
     if (st == RTN_OK) st = rtn_h5_attr_str(f, "created_by", rtn_command_line());
     if (st == RTN_OK) st = rtn_h5_attr_str(f, "created_at", created);
     truth_free_bufs(t);
     return rtn_h5_out_finish(&t->out, st);
 }
 
-/* ------------------------------------------------------------------ CSV export */
+/* ------------------------------------------------------------------ CSV exports */
 
 static const char *const CHANNEL_NAME[3] = {"in-store", "online", "app"};
 
+/* A CSV file written by all ranks: each rank writes its rows to a part file next to the
+ * output; part_finish copies the parts into the final file at their byte offsets with
+ * MPI-IO, in rank order, and renames it into place, so the file is bitwise identical for
+ * any number of ranks. */
 typedef struct {
     char tmp[RTN_PATH_MAX];     /* final file's temporary name (chosen by rank 0) */
     char part[RTN_PATH_MAX + 32];
     const char *path;           /* the final name, for messages */
+    const char *what;           /* "CSV export", ... for messages */
     FILE *fp;
-    const rtn_strdict *item, *cat, *store;
-    int64_t cached_day;
-    char daybuf[48];
-} csv_writer;
+} part_file;
 
-static rtn_status csv_open(csv_writer *c, MPI_Comm comm, const char *path, int rank)
+static rtn_status part_open(part_file *c, MPI_Comm comm, const char *path, const char *what,
+                            int rank, const char *header)
 {
     c->fp = NULL;
     c->path = path;
-    c->cached_day = INT64_MIN;
+    c->what = what;
     RTN_TRY(rtn_atomic_tmpname_collective(comm, path, c->tmp, sizeof c->tmp));
     snprintf(c->part, sizeof c->part, "%s.part%d", c->tmp, rank);
     rtn_status st = RTN_OK;
     c->fp = fopen(c->part, "wb");
     if (!c->fp)
-        st = rtn_fail(RTN_ERR_IO, "cannot create '%s' (part of the CSV export '%s'): %s",
-                      c->part, path, strerror(errno));
+        st = rtn_fail(RTN_ERR_IO, "cannot create '%s' (part of the %s '%s'): %s", c->part, what,
+                      path, strerror(errno));
     else if (rank == 0)
-        fputs("customer_id,invoice,timestamp,item,category,store,channel,quantity,unit_price,"
-              "amount\n", c->fp);
+        fputs(header, c->fp);
     if (c->fp) setvbuf(c->fp, NULL, _IOFBF, 1 << 20);
     return rtn_agree(comm, st);
 }
 
-static void fmt_money(char *buf, size_t n, int64_t cents)
+static rtn_status part_check(part_file *c)
 {
-    const char *sign = cents < 0 ? "-" : "";
-    uint64_t a = cents < 0 ? (uint64_t)(-cents) : (uint64_t)cents;
-    snprintf(buf, n, "%s%" PRIu64 ".%02u", sign, a / 100, (unsigned)(a % 100));
-}
-
-static rtn_status csv_rows(csv_writer *c, const rtn_txn_block *b, const uint64_t *index_of_row)
-{
-    for (size_t i = 0; i < b->n; i++) {
-        int64_t t = b->time[i];
-        int64_t day = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-        if (day != c->cached_day) {
-            time_t tt = (time_t)(day * 86400);
-            struct tm tm;
-            gmtime_r(&tt, &tm);
-            snprintf(c->daybuf, sizeof c->daybuf, "%04d-%02d-%02d", tm.tm_year + 1900,
-                     tm.tm_mon + 1, tm.tm_mday);
-            c->cached_day = day;
-        }
-        int64_t sod = t - day * 86400;
-        int32_t q = b->quantity[i];
-        int64_t unit = q ? b->amount[i] / q : 0;
-        char up[32], am[32];
-        fmt_money(up, sizeof up, unit);
-        fmt_money(am, sizeof am, b->amount[i]);
-        int ret = (b->basket[i] >> 63) != 0;
-        fprintf(c->fp, "C%08" PRIu64 ",%c%016" PRIx64 ",%s %02d:%02d:%02d,%s,%s,%s,%s,%d,%s,%s\n",
-                index_of_row[i], ret ? 'R' : 'S', (uint64_t)(b->basket[i] & ~(1ULL << 63)), c->daybuf,
-                (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60),
-                c->item->s[b->item[i]], c->cat->s[b->category[i]], c->store->s[b->store[i]],
-                CHANNEL_NAME[b->channel[i]], q, up, am);
-    }
     if (ferror(c->fp))
         return rtn_fail(RTN_ERR_IO, "writing '%s' failed: %s", c->path, strerror(errno));
     return RTN_OK;
 }
 
 /* Concatenates the per-rank parts in rank order into the final file (MPI-IO, each rank
- * writes its part at its offset), then renames it. */
-static rtn_status csv_finish(csv_writer *c, MPI_Comm comm, const char *path, rtn_status st,
-                             uint64_t *bytes_out)
+ * writes its part at its offset), then renames it. Collective; st is the caller's status. */
+static rtn_status part_finish(part_file *c, MPI_Comm comm, rtn_status st, uint64_t *bytes_out)
 {
+    const char *path = c->path;
     int rank, size;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
@@ -406,6 +384,175 @@ static rtn_status csv_finish(csv_writer *c, MPI_Comm comm, const char *path, rtn
     return rtn_agree(comm, st);
 }
 
+/* The transactions export (--csv). */
+typedef struct {
+    part_file pf;
+    const rtn_strdict *item, *cat, *store;
+    int64_t cached_day;
+    char daybuf[48];
+} csv_writer;
+
+static rtn_status csv_open(csv_writer *c, MPI_Comm comm, const char *path, int rank)
+{
+    c->cached_day = INT64_MIN;
+    return part_open(&c->pf, comm, path, "CSV export", rank,
+                     "customer_id,invoice,timestamp,item,category,store,channel,quantity,"
+                     "unit_price,amount\n");
+}
+
+static void fmt_money(char *buf, size_t n, int64_t cents)
+{
+    const char *sign = cents < 0 ? "-" : "";
+    uint64_t a = cents < 0 ? (uint64_t)(-cents) : (uint64_t)cents;
+    snprintf(buf, n, "%s%" PRIu64 ".%02u", sign, a / 100, (unsigned)(a % 100));
+}
+
+static rtn_status csv_rows(csv_writer *c, const rtn_txn_block *b, const uint64_t *index_of_row)
+{
+    FILE *fp = c->pf.fp;
+    for (size_t i = 0; i < b->n; i++) {
+        int64_t t = b->time[i];
+        int64_t day = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+        if (day != c->cached_day) {
+            time_t tt = (time_t)(day * 86400);
+            struct tm tm;
+            gmtime_r(&tt, &tm);
+            snprintf(c->daybuf, sizeof c->daybuf, "%04d-%02d-%02d", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday);
+            c->cached_day = day;
+        }
+        int64_t sod = t - day * 86400;
+        int32_t q = b->quantity[i];
+        int64_t unit = q ? b->amount[i] / q : 0;
+        char up[32], am[32];
+        fmt_money(up, sizeof up, unit);
+        fmt_money(am, sizeof am, b->amount[i]);
+        int ret = (b->basket[i] >> 63) != 0;
+        fprintf(fp, "C%08" PRIu64 ",%c%016" PRIx64 ",%s %02d:%02d:%02d,%s,%s,%s,%s,%d,%s,%s\n",
+                index_of_row[i], ret ? 'R' : 'S', (uint64_t)(b->basket[i] & ~(1ULL << 63)), c->daybuf,
+                (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60),
+                c->item->s[b->item[i]], c->cat->s[b->category[i]], c->store->s[b->store[i]],
+                CHANNEL_NAME[b->channel[i]], q, up, am);
+    }
+    return part_check(&c->pf);
+}
+
+/* ---- customer 360 exports (members, events, feedback) */
+
+enum { X_MEMBERS, X_EVENTS, X_FEEDBACK, X_N };
+static const char *const X_WHAT[X_N] = {"members export", "events export", "feedback export"};
+static const char *const X_KEY[X_N] = {"members", "events", "feedback"};
+static const char *const X_HEADER[X_N] = {
+    "member_id,registered_at,updated_at,acquisition_channel,tier,birth_date,gender,postcode,"
+    "opt_in_email,opt_in_sms,points\n",
+    "member_id,visitor_id,event_time,event_type,item,category,channel,session_id\n",
+    "member_id,submitted_at,kind,score,topic,channel,comment\n"};
+
+/* Proleptic Gregorian date of a day number (days since 1970-01-01), any sign. */
+static void civil_date(int64_t z, int *y, unsigned *m, unsigned *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    unsigned mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int)((int64_t)yoe + era * 400 + (*m <= 2));
+}
+
+static void fmt_date(char *buf, size_t n, int64_t day)
+{
+    int y;
+    unsigned m, d;
+    civil_date(day, &y, &m, &d);
+    snprintf(buf, n, "%04d-%02u-%02u", y, m % 100, d % 100);
+}
+
+/* "YYYY-MM-DD HH:MM:SS" UTC */
+static void fmt_ts(char *buf, size_t n, int64_t t)
+{
+    int64_t day = t >= 0 ? t / 86400 : -((-t + 86399) / 86400), sod = t - day * 86400;
+    int y;
+    unsigned m, d;
+    civil_date(day, &y, &m, &d);
+    snprintf(buf, n, "%04d-%02u-%02u %02d:%02d:%02d", y, m % 100, d % 100, (int)(sod / 3600),
+             (int)(sod / 60 % 60), (int)(sod % 60));
+}
+
+/* One field, quoted as RFC 4180 asks when it holds a comma, a quote or a line break. */
+static void csv_field(FILE *fp, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, fp);
+        return;
+    }
+    fputc('"', fp);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', fp);
+        fputc(*s, fp);
+    }
+    fputc('"', fp);
+}
+
+typedef struct {
+    part_file pf[X_N];
+    int open[X_N];
+    const rtn_strdict *item, *cat;
+} c360_writer;
+
+static rtn_status c360_rows(c360_writer *x, const rtn_gen_c360 *c)
+{
+    static const char *const GENDER[4] = {"female", "male", "other", ""};
+    char a[32], b[32], d[16];
+    if (x->open[X_MEMBERS]) {
+        FILE *fp = x->pf[X_MEMBERS].fp;
+        for (size_t i = 0; i < c->n_members; i++) {
+            const rtn_gen_member_row *r = &c->members[i];
+            fmt_ts(a, sizeof a, r->registered_at);
+            fmt_ts(b, sizeof b, r->updated_at);
+            d[0] = 0;
+            if (r->birth_day != INT32_MIN) fmt_date(d, sizeof d, r->birth_day);
+            fprintf(fp, "C%08" PRIu64 ",%s,%s,%s,%s,%s,%s,%s,%d,%d,%" PRId64 "\n", r->member, a, b,
+                    rtn_gen_acq_channel_name(r->acq_channel), rtn_gen_tier_name(r->tier), d,
+                    GENDER[r->gender & 3], r->postcode, r->opt_in_email, r->opt_in_sms, r->points);
+        }
+        RTN_TRY(part_check(&x->pf[X_MEMBERS]));
+    }
+    if (x->open[X_EVENTS]) {
+        FILE *fp = x->pf[X_EVENTS].fp;
+        for (size_t i = 0; i < c->n_events; i++) {
+            const rtn_gen_event_row *e = &c->events[i];
+            char mid[24] = "", vid[24] = "", sid[24] = "";
+            if (e->member != RTN_GEN_NONE) snprintf(mid, sizeof mid, "C%08" PRIu64, e->member);
+            if (e->visitor != RTN_GEN_NONE) snprintf(vid, sizeof vid, "V%012" PRIx64, e->visitor);
+            if (e->has_session) snprintf(sid, sizeof sid, "S%016" PRIx64, e->session);
+            fmt_ts(a, sizeof a, e->time);
+            fprintf(fp, "%s,%s,%s,%s,%s,%s,%s,%s\n", mid, vid, a, rtn_gen_event_type_name(e->type),
+                    e->item >= 0 ? x->item->s[e->item] : "",
+                    e->category >= 0 ? x->cat->s[e->category] : "", CHANNEL_NAME[e->channel], sid);
+        }
+        RTN_TRY(part_check(&x->pf[X_EVENTS]));
+    }
+    if (x->open[X_FEEDBACK]) {
+        FILE *fp = x->pf[X_FEEDBACK].fp;
+        for (size_t i = 0; i < c->n_feedback; i++) {
+            const rtn_gen_feedback_row *f = &c->feedback[i];
+            fmt_ts(a, sizeof a, f->time);
+            b[0] = 0;
+            if (f->score >= 0) snprintf(b, sizeof b, "%d", f->score);
+            fprintf(fp, "C%08" PRIu64 ",%s,%s,%s,%s,%s,", f->member, a,
+                    rtn_gen_feedback_kind_name(f->kind), b, rtn_gen_topic_name(f->topic),
+                    CHANNEL_NAME[f->channel]);
+            csv_field(fp, f->comment);
+            fputc('\n', fp);
+        }
+        RTN_TRY(part_check(&x->pf[X_FEEDBACK]));
+    }
+    return RTN_OK;
+}
+
 /* ------------------------------------------------------------------ the command */
 
 rtn_status rtn_cmd_generate(MPI_Comm comm, int argc, char **argv)
@@ -420,9 +567,12 @@ rtn_status rtn_cmd_generate(MPI_Comm comm, int argc, char **argv)
                                          {"truth", required_argument, 0, 't'},
                                          {"csv", required_argument, 0, 'c'},
                                          {"block-rows", required_argument, 0, 'r'},
+                                         {"members-csv", required_argument, 0, 'M'},
+                                         {"events-csv", required_argument, 0, 'E'},
+                                         {"feedback-csv", required_argument, 0, 'F'},
                                          {0, 0, 0, 0}};
     rtn_gen_params gp = {.seed = 1, .n_customers = 10000, .days = 730};
-    const char *out = NULL, *truth = NULL, *csv = NULL;
+    const char *out = NULL, *truth = NULL, *csv = NULL, *xpath[X_N] = {NULL, NULL, NULL};
     uint64_t nb = RTN_STORE_DEFAULT_BUCKETS, block_rows = 1u << 21;
     int64_t days = 730;
     if (rtn_parse_date("--start", "2023-01-01", &gp.start)) return RTN_ERR_INTERNAL;
@@ -445,6 +595,9 @@ rtn_status rtn_cmd_generate(MPI_Comm comm, int argc, char **argv)
         case 'o': out = optarg; break;
         case 't': truth = optarg; break;
         case 'c': csv = optarg; break;
+        case 'M': xpath[X_MEMBERS] = optarg; break;
+        case 'E': xpath[X_EVENTS] = optarg; break;
+        case 'F': xpath[X_FEEDBACK] = optarg; break;
         case 'r': pst = rtn_parse_u64("--block-rows", optarg, 1, 1ULL << 30, &block_rows); break;
         default:
             return rtn_usage_error(self, "unknown or incomplete option '%s'", argv[optind - 1]);
@@ -453,6 +606,14 @@ rtn_status rtn_cmd_generate(MPI_Comm comm, int argc, char **argv)
     }
     if (optind != argc) return rtn_usage_error(self, "unexpected argument '%s'", argv[optind]);
     if (!out) return rtn_usage_error(self, "--out STORE is required");
+    {
+        const char *all[] = {out, truth, csv, xpath[0], xpath[1], xpath[2]};
+        for (int i = 0; i < 6; i++)
+            for (int j = i + 1; j < 6; j++)
+                if (all[i] && all[j] && strcmp(all[i], all[j]) == 0)
+                    return rtn_usage_error(self, "'%s' is given for two outputs", all[i]);
+    }
+    const int have_c360 = xpath[0] || xpath[1] || xpath[2];
     gp.days = (int32_t)days;
     const uint32_t B = (uint32_t)nb;
     int rank, size;
@@ -563,6 +724,10 @@ rtn_status rtn_cmd_generate(MPI_Comm comm, int argc, char **argv)
     int have_truth = 0, have_csv = 0;
     csv_writer cw;
     memset(&cw, 0, sizeof cw);
+    c360_writer xw;
+    memset(&xw, 0, sizeof xw);
+    rtn_gen_c360_stats xs;
+    memset(&xs, 0, sizeof xs);
     if (st == RTN_OK) {
         rtn_store_meta meta = {.nbuckets = B,
                                .bucket_offsets = off,
@@ -595,6 +760,13 @@ rtn_status rtn_cmd_generate(MPI_Comm comm, int argc, char **argv)
         st = csv_open(&cw, comm, csv, rank);
         have_csv = 1;
     }
+    xw.item = &ditem;
+    xw.cat = &dcat;
+    for (int k = 0; k < X_N && st == RTN_OK; k++)
+        if (xpath[k]) {
+            st = part_open(&xw.pf[k], comm, xpath[k], X_WHAT[k], rank, X_HEADER[k]);
+            xw.open[k] = 1;
+        }
 
     /* ---------------- pass 2: rounds of whole buckets */
     rtn_phase_begin("write");
@@ -637,6 +809,11 @@ rtn_status rtn_cmd_generate(MPI_Comm comm, int argc, char **argv)
             if (have_truth) truth_push(&tw, &t);
             if (have_csv)
                 for (size_t r = before; r < blk.n; r++) rowidx[r] = list[k].index;
+            if (have_c360) {
+                rtn_gen_c360 x;
+                st = rtn_gen_c360_customer(work, &t, &blk, before, &x, &xs);
+                if (st == RTN_OK) st = c360_rows(&xw, &x);
+            }
         }
         if (st == RTN_OK && blk.n != want)
             st = rtn_fail(RTN_ERR_INTERNAL, "generate: buckets %u..%u produced %zu rows, counted "
@@ -657,9 +834,23 @@ rtn_status rtn_cmd_generate(MPI_Comm comm, int argc, char **argv)
     rtn_txn_block_free(&blk);
     free(rowidx);
     if (sw) st = rtn_store_finish(sw, st);
-    if (have_truth) st = truth_finish(&tw, comm, st, model, B, coff, params ? params : "{}");
-    uint64_t csv_bytes = 0;
-    if (have_csv) st = csv_finish(&cw, comm, csv, st, &csv_bytes);
+    /* customer 360 counts: integer sums, so the same for any number of ranks */
+    char *c360_json = NULL;
+    json_t *c360_desc = NULL;
+    if (have_c360) {
+        MPI_Allreduce(MPI_IN_PLACE, &xs, (int)RTN_GEN_C360_NSTATS, MPI_UINT64_T, MPI_SUM, comm);
+        c360_desc = rtn_gen_c360_describe(model, &xs);
+        c360_json = json_dumps(c360_desc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (!c360_json && st == RTN_OK)
+            st = rtn_fail(RTN_ERR_NOMEM, "cannot format the customer 360 truth");
+        st = rtn_agree(comm, st);
+    }
+    if (have_truth)
+        st = truth_finish(&tw, comm, st, model, B, coff, params ? params : "{}", c360_json);
+    uint64_t csv_bytes = 0, xbytes[X_N] = {0, 0, 0};
+    if (have_csv) st = part_finish(&cw.pf, comm, st, &csv_bytes);
+    for (int k = 0; k < X_N; k++)
+        if (xw.open[k]) st = part_finish(&xw.pf[k], comm, st, &xbytes[k]);
     rtn_phase_end("write");
 
     if (st == RTN_OK) {
@@ -681,11 +872,29 @@ rtn_status rtn_cmd_generate(MPI_Comm comm, int argc, char **argv)
         rtn_summary_set_str("generate", "out", out);
         if (truth) rtn_summary_set_str("generate", "truth", truth);
         if (csv) rtn_summary_set_str("generate", "csv", csv);
+        if (have_c360) {
+            rtn_summary_set_int("generate", "members_rows", (int64_t)xs.member_rows);
+            rtn_summary_set_int("generate", "events_rows", (int64_t)xs.event_rows);
+            rtn_summary_set_int("generate", "feedback_rows", (int64_t)xs.feedback_rows);
+            for (int k = 0; k < X_N; k++)
+                if (xpath[k]) {
+                    char key[64];
+                    snprintf(key, sizeof key, "%s_csv", X_KEY[k]);
+                    rtn_summary_set_str("generate", key, xpath[k]);
+                    snprintf(key, sizeof key, "%s_csv_bytes", X_KEY[k]);
+                    rtn_summary_set_int("generate", key, (int64_t)xbytes[k]);
+                }
+            json_object_set(rtn_summary_section("generate"), "customer360", c360_desc);
+            rtn_info("generate: customer 360: %" PRIu64 " member rows, %" PRIu64 " events, %"
+                     PRIu64 " feedback rows", xs.member_rows, xs.event_rows, xs.feedback_rows);
+        }
         rtn_info("generate: wrote %s (%" PRIu64 " rows, %" PRIu64 " customers, %" PRIu64
                  " alive at the end)%s%s%s%s", out, n_rows, N, gsums[S_ALIVE],
                  truth ? ", truth " : "", truth ? truth : "", csv ? ", csv " : "", csv ? csv : "");
     }
     free(params);
+    free(c360_json);
+    json_decref(c360_desc);
     rtn_strdict_free(&ditem);
     rtn_strdict_free(&dcat);
     rtn_strdict_free(&dstore);

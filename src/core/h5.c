@@ -1,10 +1,13 @@
+#define _GNU_SOURCE /* copy_file_range */
 #include "retain/h5.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "retain/cli.h"
 
@@ -121,6 +124,78 @@ rtn_status rtn_h5_out_create(rtn_h5_out *o, MPI_Comm comm, const char *final_pat
         MPI_Comm_rank(comm, &rank);
         if (rank == 0) rtn_atomic_discard(o->tmp);
     }
+    return st;
+}
+
+/* Byte copy of base to dst (rank 0 only); copy_file_range shares extents where the file
+ * system can. */
+static rtn_status copy_bytes(const char *base, const char *dst)
+{
+    int in = open(base, O_RDONLY);
+    if (in < 0) return rtn_fail(RTN_ERR_IO, "cannot open '%s': %s", base, strerror(errno));
+    int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    rtn_status st = RTN_OK;
+    if (out < 0) st = rtn_fail(RTN_ERR_IO, "cannot open '%s': %s", dst, strerror(errno));
+    char buf[1 << 16];
+    while (st == RTN_OK) {
+        ssize_t k = copy_file_range(in, NULL, out, NULL, (size_t)1 << 30, 0);
+        if (k == 0) break;
+        if (k > 0) continue;
+        if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP) {
+            st = rtn_fail(RTN_ERR_IO, "copying '%s' to '%s': %s", base, dst, strerror(errno));
+            break;
+        }
+        /* no copy_file_range here: plain reads and writes from where it stopped */
+        for (;;) {
+            ssize_t r = read(in, buf, sizeof buf);
+            if (r == 0) break;
+            if (r < 0 || write(out, buf, (size_t)r) != r) {
+                st = rtn_fail(RTN_ERR_IO, "copying '%s' to '%s': %s", base, dst, strerror(errno));
+                break;
+            }
+        }
+        break;
+    }
+    if (out >= 0 && close(out) != 0 && st == RTN_OK)
+        st = rtn_fail(RTN_ERR_IO, "writing '%s': %s", dst, strerror(errno));
+    close(in);
+    return st;
+}
+
+rtn_status rtn_h5_out_copy_of(rtn_h5_out *o, MPI_Comm comm, const char *final_path,
+                              const char *base)
+{
+    rtn_h5_quiet();
+    memset(o, 0, sizeof *o);
+    o->comm = comm;
+    o->file = H5I_INVALID_HID;
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    if (strlen(final_path) >= sizeof o->final_path)
+        return rtn_agree(comm, rtn_fail(RTN_ERR_USAGE, "path '%s' is too long", final_path));
+    snprintf(o->final_path, sizeof o->final_path, "%s", final_path);
+    RTN_TRY(rtn_atomic_tmpname_collective(comm, final_path, o->tmp, sizeof o->tmp));
+    rtn_status st = rank == 0 ? copy_bytes(base, o->tmp) : RTN_OK;
+    st = rtn_agree(comm, st);
+    if (st == RTN_OK) {
+        hid_t fapl = parallel_fapl(comm);
+        o->file = H5Fopen(o->tmp, H5F_ACC_RDWR, fapl);
+        H5Pclose(fapl);
+        if (o->file < 0)
+            st = rtn_fail(RTN_ERR_FORMAT, "cannot open the copy '%s' of '%s' for writing (not an "
+                          "HDF5 file?)", o->tmp, base);
+        st = rtn_agree(comm, st);
+    }
+    if (st == RTN_OK) {
+        track_output(o, 1);
+        return RTN_OK;
+    }
+    if (o->file >= 0) {
+        rtn_atomic_divert(o->tmp);
+        H5Fclose(o->file);
+        o->file = H5I_INVALID_HID;
+    }
+    if (rank == 0) rtn_atomic_discard(o->tmp);
     return st;
 }
 

@@ -16,6 +16,14 @@
  * spelling is unknown. Leading and trailing blanks are ignored. */
 int rtn_ingest_channel_code(const char *s, size_t n);
 
+/* A mapping's defaults (comma-separated, quoted, header, time %Y-%m-%d %H:%M:%S UTC). */
+void ing_mapping_defaults(rtn_ingest_mapping *m);
+/* The keys every mapping kind shares: all of [input], and time_format and timezone of
+ * [values]. Returns 1 when applied, 0 on a bad value (err says why), -1 when the key is
+ * not one of them. */
+int ing_mapping_common_key(rtn_ingest_mapping *m, const char *section, const char *name,
+                           const char *value, char *err, size_t errn);
+
 /* --- the ingest run's state, shared by its steps ------------------------------------- */
 
 #define RAW_MAX 4096u /* bytes of raw text kept per reject */

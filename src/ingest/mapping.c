@@ -19,7 +19,7 @@ const char *const rtn_ingest_role_names[RTN_ING_NROLES] = {
     "customer", "time", "amount", "quantity", "unit_price",
     "item", "category", "store", "channel", "basket"};
 
-static void mapping_defaults(rtn_ingest_mapping *m)
+void ing_mapping_defaults(rtn_ingest_mapping *m)
 {
     memset(m, 0, sizeof *m);
     m->dialect.delim = ',';
@@ -41,7 +41,7 @@ static void set_col(rtn_ingest_mapping *m, rtn_ingest_role r, const char *name)
 
 rtn_status rtn_ingest_mapping_preset(rtn_ingest_mapping *m, const char *name)
 {
-    mapping_defaults(m);
+    ing_mapping_defaults(m);
     snprintf(m->name, sizeof m->name, "preset:%s", name);
     if (strcmp(name, "online-retail") == 0) {
         set_col(m, RTN_ING_CUSTOMER, "CustomerID");
@@ -278,6 +278,19 @@ static int mapping_ini_handler(void *user, const char *section, const char *name
 #undef BAD
 }
 
+int ing_mapping_common_key(rtn_ingest_mapping *m, const char *section, const char *name,
+                           const char *value, char *err, size_t errn)
+{
+    int common = strcasecmp(section, "input") == 0 ||
+                 (strcasecmp(section, "values") == 0 &&
+                  (!strcasecmp(name, "time_format") || !strcasecmp(name, "timezone")));
+    if (!common) return -1;
+    ini_ctx c = {m, ""};
+    int ok = mapping_ini_handler(&c, section, name, value);
+    if (!ok) snprintf(err, errn, "%s", c.err);
+    return ok;
+}
+
 static rtn_status mapping_check(const rtn_ingest_mapping *m, const char *where)
 {
     if (!m->column[RTN_ING_CUSTOMER][0])
@@ -317,7 +330,7 @@ static rtn_status mapping_check(const rtn_ingest_mapping *m, const char *where)
 
 rtn_status rtn_ingest_mapping_load(rtn_ingest_mapping *m, const char *path)
 {
-    mapping_defaults(m);
+    ing_mapping_defaults(m);
     snprintf(m->name, sizeof m->name, "%s", path);
     ini_ctx c = {m, ""};
     int r = ini_parse(path, mapping_ini_handler, &c);

@@ -1,4 +1,5 @@
 #include "retain/store.h"
+#include "retain/source.h"
 
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -156,7 +157,9 @@ struct rtn_bucket_hasher {
 
 size_t rtn_store_bucket_digest_bytes(int format_version)
 {
-    return format_version == 1 ? 32 : format_version == 2 ? RTN_BUCKET_DIGEST_BYTES : 0;
+    return format_version == 1 ? 32
+           : format_version >= 2 && format_version <= RTN_STORE_FORMAT_VERSION ? RTN_BUCKET_DIGEST_BYTES
+                                                                                : 0;
 }
 
 rtn_status rtn_bucket_hasher_new_for(rtn_bucket_hasher **h, int format_version)
@@ -504,6 +507,7 @@ rtn_status rtn_store_finish(rtn_store_writer *w, rtn_status st)
         if (st == RTN_OK) st = rtn_h5_attr_str(f, "creator_version", RTN_VERSION_STRING);
         if (st == RTN_OK) st = rtn_h5_attr_str(f, "created_at", created);
         if (st == RTN_OK) st = rtn_h5_attr_str(f, "provenance", w->provenance);
+        if (st == RTN_OK) st = rtn_store_mark_sources(w->comm, f);
     }
     st = rtn_h5_out_finish(&w->out, st);
     rtn_bucket_hasher_free(w->hasher);
