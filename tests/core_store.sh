@@ -92,9 +92,15 @@ def content_digest(f, digests):
         for x in names: h.update(x.encode() + b"\0")
     return h.hexdigest()
 with h5py.File(src, "r") as f:
-    assert f.attrs["format_version"] == 2 and f["index/bucket_digest"].shape[1] == 16
+    assert f.attrs["format_version"] == 3 and f["index/bucket_digest"].shape[1] == 16
     cd = f.attrs["content_digest"]; cd = cd.decode() if isinstance(cd, bytes) else cd
-    assert content_digest(f, f["index/bucket_digest"][()]) == cd, "content digest (v2)"
+    assert content_digest(f, f["index/bucket_digest"][()]) == cd, "content digest (v3)"
+    # a transaction-only v3 store lists one source, and its store digest covers it alone
+    srcs = [x.decode() if isinstance(x, bytes) else x for x in f.attrs["sources"]]
+    assert srcs == ["transactions"], srcs
+    sd = f.attrs["store_digest"]; sd = sd.decode() if isinstance(sd, bytes) else sd
+    want = hashlib.sha256(b"retain-store/3\0transactions\0" + cd.encode() + b"\0").hexdigest()
+    assert sd == want, ("store digest", sd, want)
 shutil.copy(src, v1)
 with h5py.File(v1, "r+") as f:
     off = [int(x) for x in f["index/bucket_offsets"][()]]
