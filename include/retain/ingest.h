@@ -150,4 +150,25 @@ typedef struct {
 /* Collective. */
 rtn_status rtn_ingest_run(MPI_Comm comm, const rtn_ingest_options *opt);
 
+/* `retain ingest --add KIND` (docs/ingest.md "Sources"): a members, events or feedback
+ * export added to a copy of an existing store, keyed by the same pseudonym key and
+ * bucketed like its transactions; the base store is never modified. */
+typedef struct {
+    const char *kind;           /* members, events, feedback */
+    const char *const *inputs;
+    int n_inputs;
+    const char *mapping_path;   /* INI mapping of the kind's columns */
+    const char *base;           /* the store to add to (read only) */
+    const char *out;            /* the new store */
+    const char *rejects;        /* NULL: OUT.KIND.rejects.csv */
+    const char *key_path;
+    double max_reject_rate;     /* < 0: mapping's or 0.05 */
+    int keep_duplicates;        /* -1: mapping's choice */
+} rtn_source_ingest_options;
+
+/* The kinds --add accepts, for messages ("members, events, feedback"). */
+const char *rtn_ingest_source_kinds(void);
+/* Collective. */
+rtn_status rtn_ingest_source_run(MPI_Comm comm, const rtn_source_ingest_options *opt);
+
 #endif

@@ -134,6 +134,24 @@ const rtn_source_info *rtn_source_get_info(const rtn_source *s);
 rtn_status rtn_source_read(rtn_source *s, uint64_t row0, size_t n, rtn_src_block *blk);
 void rtn_source_close(rtn_source *s);
 
+/* What rtn_source_verify found in one rank's bucket range. */
+typedef struct {
+    uint64_t rows, keys, problems;
+    uint64_t orphan_rows, orphan_keys; /* keys not in `known` (when known is given) */
+    char what[300];                    /* the first problem */
+} rtn_source_check;
+
+/* Independent: checks the rows of buckets [b0, b1): each key in the bucket it hashes to,
+ * rows ordered by (key, time) within a bucket, dictionary codes in range, flags and numbers
+ * in their ranges; writes those buckets' digests into dig (nbuckets x 16 bytes) and, when
+ * known (sorted keys) is given, counts rows and keys missing from it. */
+rtn_status rtn_source_verify(rtn_source *s, uint32_t b0, uint32_t b1, const uint64_t *known,
+                             size_t nknown, unsigned char *dig, rtn_source_check *chk);
+/* The store digest (hex SHA-256) over the content digests of the named sources, in order
+ * ("transactions" first), as rtn_store_mark_sources writes it. */
+void rtn_store_digest_of(const char *const *names, const char *const *digests, size_t n,
+                         char hex[65]);
+
 /* Per-bucket digest of rows [i0, i1) of blk: the present columns' values little-endian in
  * their stored width, row by row, column by column, XXH3-128 in canonical form. */
 void rtn_source_bucket_digest(const rtn_source_desc *d, unsigned present,

@@ -14,6 +14,9 @@ const char rtn_usage_ingest[] =
     "usage: retain ingest (--format NAME | --mapping FILE) --key KEYFILE --out STORE\n"
     "                     [--rejects FILE] [--buckets B] [--max-reject-rate R]\n"
     "                     [--keep-duplicates] [--append-to OLD_STORE] INPUT...\n"
+    "       retain ingest --add KIND --mapping FILE --key KEYFILE --append-to STORE\n"
+    "                     --out NEW_STORE [--rejects FILE] [--max-reject-rate R]\n"
+    "                     [--keep-duplicates] INPUT...\n"
     "\n"
     "Turns CSV exports into a transaction store. Customer identifiers are replaced by keyed\n"
     "pseudonyms (HMAC-SHA256); raw identifiers are never stored. Rows that cannot be used\n"
@@ -34,6 +37,10 @@ const char rtn_usage_ingest[] =
     "  --remove-duplicates   remove duplicates even when the mapping keeps them (cdnow)\n"
     "  --append-to OLD       merge the rows of the existing store OLD with the new inputs into\n"
     "                        STORE (same key and currency; OLD's CSVs are not needed)\n"
+    "  --add KIND            add a members, events or feedback export to a copy of the store\n"
+    "                        given by --append-to, written as --out: same key, same buckets\n"
+    "                        (docs/ingest.md \"Sources\"); rejects default to\n"
+    "                        NEW_STORE.KIND.rejects.csv\n"
     "\n"
     "Exit status: 0 ok, 2 usage, 3 i/o, 4 malformed file, 5 data (reject rate, no rows),\n"
     "6 mapping or key problem.\n";
@@ -51,8 +58,9 @@ rtn_status rtn_cmd_ingest(MPI_Comm comm, int argc, char **argv)
                                          {"keep-duplicates", no_argument, 0, 'd'},
                                          {"remove-duplicates", no_argument, 0, 'D'},
                                          {"append-to", required_argument, 0, 'a'},
+                                         {"add", required_argument, 0, 'A'},
                                          {0, 0, 0, 0}};
-    const char *format = NULL, *mapping = NULL;
+    const char *format = NULL, *mapping = NULL, *add = NULL;
     rtn_ingest_options o;
     memset(&o, 0, sizeof o);
     o.max_reject_rate = -1;
@@ -68,6 +76,7 @@ rtn_status rtn_cmd_ingest(MPI_Comm comm, int argc, char **argv)
         case 'o': o.out = optarg; break;
         case 'r': o.rejects = optarg; break;
         case 'a': o.append_to = optarg; break;
+        case 'A': add = optarg; break;
         case 'd': o.keep_duplicates = 1; break;
         case 'D': o.keep_duplicates = 0; break;
         case 'b': {
@@ -85,6 +94,11 @@ rtn_status rtn_cmd_ingest(MPI_Comm comm, int argc, char **argv)
             return rtn_usage_error(self, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
+    if (add) {
+        if (format || !mapping) return rtn_usage_error(self, "--add %s needs --mapping FILE (no --format)", add);
+        if (!o.append_to) return rtn_usage_error(self, "--add %s needs --append-to STORE (the store to add to)", add);
+        if (o.nbuckets) return rtn_usage_error(self, "--add keeps the buckets of --append-to; drop --buckets");
+    }
     if (!format == !mapping) return rtn_usage_error(self, "give exactly one of --format and --mapping");
     if (!o.key_path) return rtn_usage_error(self, "--key KEYFILE is required (docs/privacy.md)");
     if (!o.out) return rtn_usage_error(self, "--out STORE is required");
@@ -94,6 +108,11 @@ rtn_status rtn_cmd_ingest(MPI_Comm comm, int argc, char **argv)
                                "while the new one is written)");
     o.inputs = (const char *const *)(argv + optind);
     o.n_inputs = argc - optind;
+    if (add) {
+        rtn_source_ingest_options so = {add, o.inputs, o.n_inputs, mapping, o.append_to, o.out,
+                                        o.rejects, o.key_path, o.max_reject_rate, o.keep_duplicates};
+        return rtn_ingest_source_run(comm, &so);
+    }
 
     rtn_status st = format ? rtn_ingest_mapping_preset(&o.mapping, format)
                            : rtn_ingest_mapping_load(&o.mapping, mapping);

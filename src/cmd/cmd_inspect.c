@@ -10,6 +10,7 @@
 #include "retain/commands.h"
 #include "retain/h5.h"
 #include "retain/log.h"
+#include "retain/source.h"
 #include "retain/store.h"
 
 const char rtn_usage_inspect[] =
@@ -131,6 +132,271 @@ static rtn_status scan_range(rtn_store *store, uint32_t b0, uint32_t b1, size_t 
 }
 
 static json_t *dict_json(const rtn_strdict *d) { return json_integer((json_int_t)d->n); }
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The customer keys of buckets [b0, b1) in the transactions and, when present, the members
+ * source: what an event or feedback row's customer must be found in (else it is an orphan). */
+static rtn_status known_customers(rtn_store *store, const char *path, MPI_Comm comm, uint32_t b0,
+                                  uint32_t b1, uint64_t **out, size_t *n)
+{
+    const rtn_store_info *in = rtn_store_get_info(store);
+    size_t cap = (size_t)(in->bucket_offsets[b1] - in->bucket_offsets[b0]) + 1, k = 0;
+    uint64_t *v = NULL;
+    rtn_txn_block blk = {0};
+    rtn_store_scan it;
+    rtn_store_scan_begin(&it, store, b0, b1, (size_t)1 << 20, 1u << RTN_COL_CUSTOMER);
+    rtn_status st = RTN_OK;
+    for (;;) {
+        uint32_t c0, c1;
+        st = rtn_store_scan_next(&it, &blk, &c0, &c1);
+        if (st || c0 == c1) break;
+        for (size_t i = 0; i < blk.n; i++) {
+            if (i && blk.customer[i - 1] == blk.customer[i]) continue;
+            if (k == cap || !v) {
+                uint64_t *p = realloc(v, (cap = cap * 2 + 1024) * sizeof *v);
+                if (!p) {
+                    st = rtn_fail(RTN_ERR_NOMEM, "out of memory (customer keys)");
+                    break;
+                }
+                v = p;
+            }
+            v[k++] = blk.customer[i];
+        }
+        if (st) break;
+    }
+    rtn_txn_block_free(&blk);
+    st = rtn_agree(comm, st);
+    hid_t f = H5I_INVALID_HID;
+    int has_members = 0;
+    if (st == RTN_OK && rtn_h5_open_read_local(path, &f) == RTN_OK) {
+        has_members = rtn_store_has_source(f, "members");
+        H5Fclose(f);
+    }
+    MPI_Allreduce(MPI_IN_PLACE, &has_members, 1, MPI_INT, MPI_MIN, comm);
+    if (st == RTN_OK && has_members) {
+        rtn_source *m = NULL;
+        st = rtn_source_open(&m, comm, path, "members");
+        if (st == RTN_OK) {
+            const rtn_source_info *mi = rtn_source_get_info(m);
+            rtn_src_block mb = {0};
+            size_t mn = (size_t)(mi->offsets[b1] - mi->offsets[b0]);
+            rtn_status lst = rtn_source_read(m, mi->offsets[b0], mn, &mb);
+            uint64_t *p = lst == RTN_OK ? realloc(v, (k + mn + 1) * sizeof *v) : NULL;
+            if (lst == RTN_OK && !p) lst = rtn_fail(RTN_ERR_NOMEM, "out of memory (member keys)");
+            if (p) {
+                v = p;
+                for (size_t i = 0; i < mn; i++) v[k++] = (uint64_t)mb.v[0][i];
+            }
+            rtn_src_block_free(&mb);
+            st = rtn_agree(comm, lst);
+            rtn_source_close(m);
+        }
+    }
+    if (v) qsort(v, k, sizeof *v, cmp_u64);
+    *out = v;
+    *n = k;
+    return st;
+}
+
+static void print_source(json_t *o, int quick)
+{
+    const char *name = json_string_value(json_object_get(o, "name"));
+    printf("source           %-15s %" JSON_INTEGER_FORMAT " rows, %" JSON_INTEGER_FORMAT " %ss, %s .. %s\n",
+           name, json_integer_value(json_object_get(o, "rows")),
+           json_integer_value(json_object_get(o, "keys")),
+           json_string_value(json_object_get(o, "key")),
+           json_string_value(json_object_get(o, "time_min")),
+           json_string_value(json_object_get(o, "time_max")));
+    const char *col;
+    json_t *v;
+    json_object_foreach(json_object_get(o, "dictionaries"), col, v) {
+        if (json_is_integer(v)) {
+            printf("                 %-20s %" JSON_INTEGER_FORMAT " values\n", col, json_integer_value(v));
+            continue;
+        }
+        printf("                 %-20s %zu values:", col, json_array_size(v));
+        size_t j;
+        json_t *x;
+        json_array_foreach(v, j, x) printf("%s %s", j ? "," : "", json_string_value(x));
+        printf("\n");
+    }
+    if (!quick) {
+        printf("                 digests %s", json_is_true(json_object_get(o, "digests_verified"))
+                                               ? "verified" : "MISMATCH");
+        if (json_object_get(o, "orphan_keys"))
+            printf(", %" JSON_INTEGER_FORMAT " orphan keys (%" JSON_INTEGER_FORMAT " rows) with "
+                   "no transactions or member row", json_integer_value(json_object_get(o, "orphan_keys")),
+                   json_integer_value(json_object_get(o, "orphan_rows")));
+        printf("\n");
+    }
+}
+
+/* Reports and validates every customer-360 source of the store (docs/cli.md "inspect"):
+ * rows, keys, time range, dictionaries, digests, orphan keys, and the store digest. */
+static rtn_status inspect_sources(MPI_Comm comm, rtn_store *store, const char *path, int quick,
+                                  json_t *arr, char *problem_out, size_t pn, char store_digest[65],
+                                  int *store_digest_ok)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    hid_t f = H5I_INVALID_HID;
+    rtn_status st = rtn_h5_open_read_local(path, &f);
+    unsigned have = 0;
+    char root_digest[80] = "", txn_digest[80] = "";
+    if (st == RTN_OK) {
+        for (int i = 0; i < rtn_nsources; i++)
+            if (rtn_store_has_source(f, rtn_sources[i].name)) have |= 1u << i;
+        if (have) {
+            if (rtn_h5_read_attr_str(f, "store_digest", root_digest, sizeof root_digest) != RTN_OK)
+                root_digest[0] = 0;
+            rtn_h5_read_attr_str(f, "content_digest", txn_digest, sizeof txn_digest);
+        }
+        H5Fclose(f);
+    }
+    st = rtn_agree(comm, st);
+    if (st || !have) return st;
+    uint32_t b0, b1;
+    rtn_store_my_buckets(store, comm, &b0, &b1);
+    uint64_t *known = NULL;
+    size_t nknown = 0;
+    if (!quick) RTN_TRY(known_customers(store, path, comm, b0, b1, &known, &nknown));
+    const char *names[1 + 64], *digs[1 + 64];
+    char digbuf[64][65];
+    size_t nd = 0;
+    names[nd] = "transactions";
+    digs[nd++] = txn_digest;
+    int all_ok = 1;
+    for (int i = 0; i < rtn_nsources && st == RTN_OK; i++) {
+        if (!(have & (1u << i))) continue;
+        const rtn_source_desc *d = &rtn_sources[i];
+        rtn_source *s = NULL;
+        st = rtn_source_open(&s, comm, path, d->name);
+        if (st) break;
+        const rtn_source_info *in = rtn_source_get_info(s);
+        snprintf(digbuf[nd], sizeof digbuf[nd], "%s", in->digest);
+        names[nd] = d->name;
+        digs[nd] = digbuf[nd];
+        nd++;
+        rtn_source_check chk;
+        memset(&chk, 0, sizeof chk);
+        int digest_ok = 1;
+        uint64_t tot[5] = {0};
+        if (!quick) {
+            unsigned char *dig = rtn_calloc(in->nbuckets, RTN_BUCKET_DIGEST_BYTES, "source digests");
+            /* orphans: customer-keyed sources other than members itself */
+            int orphans = !strcmp(d->key_kind, "customer") && strcmp(d->name, "members") != 0 &&
+                          strcmp(d->name, "member_tiers") != 0;
+            rtn_status lst = dig ? rtn_source_verify(s, b0, b1, orphans ? known : NULL, nknown, dig, &chk)
+                                 : RTN_ERR_NOMEM;
+            st = rtn_agree(comm, lst);
+            if (st == RTN_OK) {
+                uint64_t loc[5] = {chk.rows, chk.keys, chk.problems, chk.orphan_rows, chk.orphan_keys};
+                MPI_Allreduce(loc, tot, 5, MPI_UINT64_T, MPI_SUM, comm);
+                MPI_Allreduce(MPI_IN_PLACE, dig, (int)in->nbuckets * RTN_BUCKET_DIGEST_BYTES,
+                              MPI_UNSIGNED_CHAR, MPI_BOR, comm);
+                /* stored digests */
+                unsigned char *stored = rtn_calloc(in->nbuckets, RTN_BUCKET_DIGEST_BYTES, "stored digests");
+                char p[256];
+                snprintf(p, sizeof p, "/%s/index/bucket_digest", d->name);
+                hid_t ff;
+                int ok = stored && rtn_h5_open_read_local(path, &ff) == RTN_OK;
+                if (ok) {
+                    int r;
+                    uint64_t dims[2] = {0, 0};
+                    ok = rtn_h5_dims(ff, p, &r, dims) == RTN_OK && r == 2 && dims[0] == in->nbuckets &&
+                         dims[1] == RTN_BUCKET_DIGEST_BYTES;
+                    hid_t ds = ok ? H5Dopen2(ff, p, H5P_DEFAULT) : H5I_INVALID_HID;
+                    ok = ok && ds >= 0 && H5Dread(ds, H5T_NATIVE_UCHAR, H5S_ALL, H5S_ALL, H5P_DEFAULT, stored) >= 0;
+                    if (ds >= 0) H5Dclose(ds);
+                    H5Fclose(ff);
+                }
+                if (ok) ok = memcmp(stored, dig, (size_t)in->nbuckets * RTN_BUCKET_DIGEST_BYTES) == 0;
+                char hex[65];
+                rtn_source_content_digest(d, in->present, in->nbuckets, dig, in->dicts, hex);
+                if (ok) ok = strcmp(hex, in->digest) == 0;
+                digest_ok = ok;
+                free(stored);
+            }
+            free(dig);
+            /* the first problem comes from the lowest rank that saw one */
+            rtn_status vst = chk.problems ? rtn_fail(RTN_ERR_FORMAT, "%s", chk.what) : RTN_OK;
+            vst = rtn_agree(comm, vst);
+            if (st == RTN_OK && vst) {
+                all_ok = 0;
+                if (!problem_out[0]) snprintf(problem_out, pn, "%s", rtn_errmsg());
+            } else if (st == RTN_OK && !digest_ok) {
+                all_ok = 0;
+                if (!problem_out[0])
+                    snprintf(problem_out, pn, "/%s: content does not match its digests (data "
+                             "changed or damaged)", d->name);
+            } else if (st == RTN_OK && (tot[0] != in->n_rows || tot[1] != in->n_keys)) {
+                all_ok = 0;
+                if (!problem_out[0])
+                    snprintf(problem_out, pn, "/%s: scanned %llu rows and %llu keys, the header says "
+                             "%llu and %llu", d->name, (unsigned long long)tot[0],
+                             (unsigned long long)tot[1], (unsigned long long)in->n_rows,
+                             (unsigned long long)in->n_keys);
+            }
+        }
+        if (rank == 0 && st == RTN_OK) {
+            char t0[32], t1[32];
+            rtn_format_time(in->time_min, t0, sizeof t0);
+            rtn_format_time(in->time_max, t1, sizeof t1);
+            json_t *o = json_object();
+            json_object_set_new(o, "name", json_string(d->name));
+            json_object_set_new(o, "key", json_string(d->key_kind));
+            json_object_set_new(o, "rows", json_integer((json_int_t)in->n_rows));
+            json_object_set_new(o, "keys", json_integer((json_int_t)in->n_keys));
+            json_object_set_new(o, "time_min", json_string(t0));
+            json_object_set_new(o, "time_max", json_string(t1));
+            json_object_set_new(o, "content_digest", json_string(in->digest));
+            json_t *cols = json_array(), *dicts = json_object();
+            for (int c = 0; c < d->ncols; c++) {
+                if (!(in->present & (1u << c))) continue;
+                json_array_append_new(cols, json_string(d->cols[c].name));
+                if (d->cols[c].fill == RTN_FILL_DICT || d->cols[c].fill == RTN_FILL_POSTCODE) {
+                    json_t *v = json_array();
+                    /* small vocabularies are listed, large dictionaries counted */
+                    if (in->dicts[c].n <= 32)
+                        for (size_t j = 0; j < in->dicts[c].n; j++)
+                            json_array_append_new(v, json_string(in->dicts[c].s[j]));
+                    json_object_set_new(dicts, d->cols[c].name,
+                                        in->dicts[c].n <= 32 ? v : (json_decref(v), json_integer((json_int_t)in->dicts[c].n)));
+                }
+            }
+            json_object_set_new(o, "columns", cols);
+            json_object_set_new(o, "dictionaries", dicts);
+            if (!quick) {
+                json_object_set_new(o, "digests_verified", json_boolean(digest_ok));
+                if (!strcmp(d->key_kind, "customer") && strcmp(d->name, "members") && strcmp(d->name, "member_tiers")) {
+                    json_object_set_new(o, "orphan_keys", json_integer((json_int_t)tot[4]));
+                    json_object_set_new(o, "orphan_rows", json_integer((json_int_t)tot[3]));
+                }
+            }
+            json_array_append_new(arr, o);
+        }
+        rtn_source_close(s);
+    }
+    free(known);
+    if (st) return st;
+    char hex[65];
+    rtn_store_digest_of(names, digs, nd, hex);
+    if (strcmp(hex, root_digest) != 0) {
+        all_ok = 0;
+        if (!problem_out[0])
+            snprintf(problem_out, pn, "store_digest '%s' does not match the sources' digests (%s)",
+                     root_digest, hex);
+    }
+    *store_digest_ok = strcmp(hex, root_digest) == 0;
+    snprintf(store_digest, 65, "%s", root_digest);
+    (void)all_ok;
+    return RTN_OK;
+}
 
 rtn_status rtn_cmd_inspect(MPI_Comm comm, int argc, char **argv)
 {
@@ -266,6 +532,19 @@ rtn_status rtn_cmd_inspect(MPI_Comm comm, int argc, char **argv)
     if (vst == RTN_OK && nprob)
         vst = rtn_fail(RTN_ERR_FORMAT, "'%s' is invalid: %s", path, fp.what);
 
+    /* the customer-360 sources */
+    char src_problem[400] = "", store_digest[65] = "";
+    int store_digest_ok = 1;
+    json_t *src_arr = json_array();
+    st = inspect_sources(comm, store, path, quick, src_arr, src_problem, sizeof src_problem,
+                         store_digest, &store_digest_ok);
+    if (st) {
+        json_decref(src_arr);
+        rtn_store_close(store);
+        return st;
+    }
+    if (vst == RTN_OK && src_problem[0]) vst = rtn_fail(RTN_ERR_FORMAT, "'%s' is invalid: %s", path, src_problem);
+
     uint32_t minb = UINT32_MAX, maxb = 0;
     uint64_t minr = UINT64_MAX, maxr = 0, empty = 0;
     for (uint32_t b = 0; b < in->nbuckets; b++) {
@@ -308,6 +587,10 @@ rtn_status rtn_cmd_inspect(MPI_Comm comm, int argc, char **argv)
             json_object_set_new(o, "baskets", json_integer((json_int_t)tot[6]));
             json_object_set_new(o, "digests_verified", json_boolean(digest_ok));
         }
+        if (json_array_size(src_arr)) {
+            json_object_set(o, "sources", src_arr);
+            json_object_set_new(o, "store_digest", json_string(store_digest));
+        }
         json_object_set_new(o, "valid", json_boolean(vst == RTN_OK));
         if (vst != RTN_OK) json_object_set_new(o, "problem", json_string(rtn_errmsg()));
         json_object_set(rtn_summary_section("inspect"), "store", o);
@@ -339,12 +622,19 @@ rtn_status rtn_cmd_inspect(MPI_Comm comm, int argc, char **argv)
                        "\n", tot[3], tot[4], tot[5]);
                 printf("digests          %s\n", digest_ok ? "verified" : "MISMATCH");
             }
+            size_t si;
+            json_t *so;
+            json_array_foreach(src_arr, si, so) print_source(so, quick);
+            if (json_array_size(src_arr))
+                printf("store digest     %s (%s)\n", store_digest,
+                       store_digest_ok ? "matches the sources" : "MISMATCH");
             printf("validation       %s\n", vst == RTN_OK ? (quick ? "header and index ok (rows "
                                                                    "not scanned)" : "ok")
                                                           : "FAILED");
         }
         json_decref(o);
     }
+    json_decref(src_arr);
     rtn_store_close(store);
     return vst;
 }

@@ -218,7 +218,7 @@ rtn_status rtn_ingest_run(MPI_Comm comm, const rtn_ingest_options *opt)
             if (r->store >= 0) used[2][r->store] = 1;
         }
         st = rtn_agree(comm, st);
-        for (int k = 0; k < 3 && st == RTN_OK; k++) st = ing_build_dict(&c, k, od[k], &g[k], used[k]);
+        for (int k = 0; k < 3 && st == RTN_OK; k++) st = ing_build_dict(comm, &c.dict[k], od[k], &g[k], used[k]);
         for (int k = 0; k < 3; k++) free(used[k]);
         /* the rows' local codes become global codes while the shuffle packs them */
     }

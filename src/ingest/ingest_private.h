@@ -18,8 +18,8 @@ int rtn_ingest_channel_code(const char *s, size_t n);
 
 /* A mapping's defaults (comma-separated, quoted, header, time %Y-%m-%d %H:%M:%S UTC). */
 void ing_mapping_defaults(rtn_ingest_mapping *m);
-/* The keys every mapping kind shares: all of [input], and time_format and timezone of
- * [values]. Returns 1 when applied, 0 on a bad value (err says why), -1 when the key is
+/* The keys every mapping kind shares: all of [input], and time_format, timezone,
+ * duplicates and max_reject_rate of [values]. Returns 1 when applied, 0 on a bad value (err says why), -1 when the key is
  * not one of them. */
 int ing_mapping_common_key(rtn_ingest_mapping *m, const char *section, const char *name,
                            const char *value, char *err, size_t errn);
@@ -117,6 +117,7 @@ typedef struct {
     in_file *files; /* [0] = the appended store (no map) */
     rtn_progress prog;
     double bytes_done;
+    const char *const *reason_names; /* names of ing_reject.reason (NULL: rtn_reject_names) */
 } ictx;
 
 typedef struct {
@@ -156,15 +157,40 @@ typedef struct {
     int ok;
 } old_info;
 
+/* --- parallel parsing of one file (ranges.c) ----------------------------------------- */
+
+/* What ing_parse_ranges calls on each rank: parse the records starting at byte p .. e
+ * (inclusive) and report where the last one ended; discard forgets what parse produced,
+ * before a re-parse from a corrected boundary. */
+typedef struct {
+    rtn_status (*parse)(void *ctx, size_t p, size_t e, size_t *endpos);
+    void (*discard)(void *ctx);
+    void *ctx;
+} ing_range_parser;
+
+/* Collective: splits buf[data_start, len) into one byte range per rank aligned to record
+ * boundaries and runs rp on this rank's records; on return every rank has parsed exactly
+ * the records a sequential parse gives it. [*range_s, *range_e) is the rank's byte range
+ * (for progress). */
+rtn_status ing_parse_ranges(MPI_Comm comm, const char *buf, size_t len, size_t data_start,
+                            char quote, const ing_range_parser *rp, const char *path,
+                            size_t *range_s, size_t *range_e);
+
 /* --- the steps (parse.c, order.c, output.c) ------------------------------------------ */
 
 rtn_status ing_process_file(ictx *c, uint16_t fi);
+rtn_status ing_map_file(in_file *f);
 void ing_tz_restore(void);
 int ing_rows_reserve(ing_row **p, size_t *cap, size_t need, size_t keep);
 int ing_push_reject(ictx *c, uint16_t file, uint64_t line, uint64_t off, size_t rawlen,
                     rtn_reject_reason reason, const char *detail);
 void ing_st_free(strtab *t);
-rtn_status ing_build_dict(ictx *c, int k, const rtn_strdict *old, gdict *g,
+uint64_t ing_str_hash(const char *s, size_t n);
+/* Finds or inserts s; *idx = entry index. Returns 1 inserted, 0 found, -1 out of memory. */
+int ing_st_find_add(strtab *t, const char *s, size_t n, uint64_t h, size_t *idx);
+/* Collective: the global dictionary of the strings of t marked used on any rank, plus
+ * old's (bytewise sorted, distinct), with the maps of t's ids and old's codes to it. */
+rtn_status ing_build_dict(MPI_Comm comm, const strtab *t, const rtn_strdict *old, gdict *g,
                           const unsigned char *used);
 rtn_status ing_shuffle(ictx *c, const uint64_t *old_off, const gdict g[3], uint32_t *b0,
                        uint32_t *b1, uint64_t **recv_cnt);

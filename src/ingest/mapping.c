@@ -283,7 +283,8 @@ int ing_mapping_common_key(rtn_ingest_mapping *m, const char *section, const cha
 {
     int common = strcasecmp(section, "input") == 0 ||
                  (strcasecmp(section, "values") == 0 &&
-                  (!strcasecmp(name, "time_format") || !strcasecmp(name, "timezone")));
+                  (!strcasecmp(name, "time_format") || !strcasecmp(name, "timezone") ||
+                   !strcasecmp(name, "duplicates") || !strcasecmp(name, "max_reject_rate")));
     if (!common) return -1;
     ini_ctx c = {m, ""};
     int ok = mapping_ini_handler(&c, section, name, value);

@@ -49,10 +49,11 @@ static int32_t code_of(const gdict *g, const char *s)
 
 /* Global dictionary k: the bytewise-sorted distinct strings used by any accepted row
  * (plus the appended store's), so codes do not depend on how rows were spread. */
-rtn_status ing_build_dict(ictx *c, int k, const rtn_strdict *old, gdict *g,
+rtn_status ing_build_dict(MPI_Comm comm, const strtab *t, const rtn_strdict *old, gdict *g,
                           const unsigned char *used)
 {
-    strtab *t = &c->dict[k];
+    int size;
+    MPI_Comm_size(comm, &size);
     rtn_status st = RTN_OK;
     char *mine = NULL;
     int *counts = NULL, *displs = NULL;
@@ -61,8 +62,8 @@ rtn_status ing_build_dict(ictx *c, int k, const rtn_strdict *old, gdict *g,
         for (size_t i = 0; i < t->n; i++)
             if (used[i]) bytes += t->e[i].len + 1;
         mine = malloc(bytes ? bytes : 1);
-        counts = malloc(sizeof(int) * (size_t)c->size);
-        displs = malloc(sizeof(int) * (size_t)c->size);
+        counts = malloc(sizeof(int) * (size_t)size);
+        displs = malloc(sizeof(int) * (size_t)size);
         if (!mine || !counts || !displs) st = rtn_fail(RTN_ERR_NOMEM, "out of memory (dictionary)");
         else if (bytes > INT_MAX) st = rtn_fail(RTN_ERR_DATA, "dictionary too large (%zu bytes)", bytes);
     }
@@ -74,12 +75,12 @@ rtn_status ing_build_dict(ictx *c, int k, const rtn_strdict *old, gdict *g,
                 o += t->e[i].len + 1;
             }
     }
-    st = rtn_agree(c->comm, st);
+    st = rtn_agree(comm, st);
     if (st) goto done;
     int ib = (int)bytes;
-    MPI_Allgather(&ib, 1, MPI_INT, counts, 1, MPI_INT, c->comm);
+    MPI_Allgather(&ib, 1, MPI_INT, counts, 1, MPI_INT, comm);
     size_t total = 0;
-    for (int q = 0; q < c->size; q++) {
+    for (int q = 0; q < size; q++) {
         if (total > INT_MAX) break;
         displs[q] = (int)total;
         total += (size_t)counts[q];
@@ -87,9 +88,9 @@ rtn_status ing_build_dict(ictx *c, int k, const rtn_strdict *old, gdict *g,
     if (total > INT_MAX) st = rtn_fail(RTN_ERR_DATA, "dictionary too large (%zu bytes)", total);
     if (st == RTN_OK && !(g->buf = malloc(total ? total : 1)))
         st = rtn_fail(RTN_ERR_NOMEM, "out of memory (dictionary)");
-    st = rtn_agree(c->comm, st);
+    st = rtn_agree(comm, st);
     if (st) goto done;
-    MPI_Allgatherv(mine, ib, MPI_CHAR, g->buf, counts, displs, MPI_CHAR, c->comm);
+    MPI_Allgatherv(mine, ib, MPI_CHAR, g->buf, counts, displs, MPI_CHAR, comm);
     size_t nstr = old ? old->n : 0;
     for (size_t i = 0; i < total; i++) nstr += g->buf[i] == 0;
     g->s = malloc(sizeof(char *) * (nstr ? nstr : 1));
@@ -112,7 +113,7 @@ rtn_status ing_build_dict(ictx *c, int k, const rtn_strdict *old, gdict *g,
         for (size_t i = 0; st == RTN_OK && old && i < old->n; i++)
             g->old_map[i] = code_of(g, old->s[i]);
     }
-    st = rtn_agree(c->comm, st);
+    st = rtn_agree(comm, st);
 done:
     free(mine);
     free(counts);

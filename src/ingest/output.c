@@ -87,13 +87,14 @@ rtn_status ing_write_rejects(ictx *c, const char *path)
         qsort(all, n, sizeof *all, rej_cmp);
         rtn_atomic_file af;
         st = rtn_atomic_open(&af, path);
+        const char *const *names = c->reason_names ? c->reason_names : rtn_reject_names;
         if (st == RTN_OK) {
             fputs("file,line,reason,detail,raw\n", af.fp);
             for (size_t i = 0; i < n; i++) {
                 const ing_reject *j = &all[i];
                 const in_file *f = &c->files[j->file];
                 csv_quoted(af.fp, f->path, strlen(f->path), 0);
-                fprintf(af.fp, ",%" PRIu64 ",%s,", j->line, rtn_reject_names[j->reason]);
+                fprintf(af.fp, ",%" PRIu64 ",%s,", j->line, names[j->reason]);
                 csv_quoted(af.fp, j->detail, strnlen(j->detail, sizeof j->detail), 1);
                 fputc(',', af.fp);
                 const char *raw = f->map && j->off < f->len ? f->map + j->off : "";

@@ -644,7 +644,7 @@ static rtn_reject_reason convert(const rtn_ingest_mapping *m, const rtn_csv_reco
 
 
 
-static uint64_t str_hash(const char *s, size_t n)
+uint64_t ing_str_hash(const char *s, size_t n)
 {
     uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n;
     while (n >= 8) {
@@ -685,8 +685,7 @@ static int st_grow_slots(strtab *t)
     return 1;
 }
 
-/* Finds or inserts; *idx = entry index. Returns 1 inserted, 0 found, -1 out of memory. */
-static int st_find_add(strtab *t, const char *s, size_t n, uint64_t h, size_t *idx)
+int ing_st_find_add(strtab *t, const char *s, size_t n, uint64_t h, size_t *idx)
 {
     if (!t->slots || (t->n + 1) * 2 > t->mask + 1) {
         if (t->n >= UINT32_MAX - 1 || !st_grow_slots(t)) return -1;
@@ -828,7 +827,7 @@ static rtn_status intern_dict(ictx *c, int k, const char *s, size_t n, int32_t *
     if (last < t->n && t->e[last].len == n && eq_bytes(t->arena + t->e[last].off, s, n)) {
         idx = last;
     } else {
-        if (st_find_add(t, s, n, str_hash(s, n), &idx) < 0)
+        if (ing_st_find_add(t, s, n, ing_str_hash(s, n), &idx) < 0)
             return rtn_fail(RTN_ERR_NOMEM, "out of memory in the dictionaries");
         if (idx > INT32_MAX)
             return rtn_fail(RTN_ERR_DATA, "more than 2^31 distinct dictionary values");
@@ -846,7 +845,7 @@ static rtn_status pseudonym(ictx *c, const char *s, size_t n, uint64_t *out)
         return RTN_OK;
     }
     size_t idx;
-    int r = st_find_add(&c->cust, s, n, str_hash(s, n), &idx);
+    int r = ing_st_find_add(&c->cust, s, n, ing_str_hash(s, n), &idx);
     if (r < 0) return rtn_fail(RTN_ERR_NOMEM, "out of memory in the pseudonym cache");
     if (r == 1) c->cust.e[idx].val = rtn_pseudo_of(c->pz, s, n);
     *out = c->cust.e[idx].val;
@@ -960,7 +959,7 @@ static void counters_add(counters *a, const counters *b)
 }
 
 /* Maps a file read-only (NULL map for an empty file). */
-static rtn_status map_file(in_file *f)
+rtn_status ing_map_file(in_file *f)
 {
     int fd = open(f->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return rtn_fail(RTN_ERR_IO, "cannot open input '%s': %s", f->path, strerror(errno));
@@ -984,11 +983,36 @@ static rtn_status map_file(in_file *f)
     return RTN_OK;
 }
 
+/* One rank's share of a transaction file, for ing_parse_ranges. */
+typedef struct {
+    ictx *c;
+    uint16_t fi;
+    const rtn_ingest_mapping *m;
+    const in_file *f;
+    counters *k;
+    size_t mark_rows, mark_rej;
+} txn_range;
+
+static rtn_status txn_parse(void *ctx, size_t p, size_t e, size_t *endpos)
+{
+    txn_range *t = ctx;
+    return parse_range(t->c, t->fi, t->m, t->f->map, t->f->len, p, e, t->k, endpos);
+}
+
+static void txn_discard(void *ctx)
+{
+    txn_range *t = ctx;
+    t->c->discarded = 1;
+    t->c->nrows = t->mark_rows;
+    t->c->nrej = t->mark_rej;
+    memset(t->k, 0, sizeof *t->k);
+}
+
 rtn_status ing_process_file(ictx *c, uint16_t fi)
 {
     in_file *f = &c->files[fi];
     rtn_ingest_mapping m = c->opt->mapping;
-    rtn_status st = map_file(f);
+    rtn_status st = ing_map_file(f);
     if (st == RTN_OK && f->len == 0)
         st = rtn_fail(RTN_ERR_DATA, "input '%s' is empty (0 bytes)", f->path);
     size_t data_start = 0;
@@ -1027,84 +1051,26 @@ rtn_status ing_process_file(ictx *c, uint16_t fi)
     st = rtn_agree(c->comm, st);
     if (st) return st;
 
-    /* Byte ranges and the quote parity at each range start. */
-    const size_t D = f->len - data_start;
-    const int P = c->size, r = c->rank;
-#define RANGE_S(q) (data_start + (size_t)((unsigned __int128)D * (unsigned)(q) / (unsigned)P))
-    const size_t s = RANGE_S(r), e = RANGE_S(r + 1);
-    const char quote = m.dialect.whitespace ? 0 : m.dialect.quote;
-    uint64_t nq = quote ? rtn_csv_count(f->map + s, e - s, quote) : 0, qbefore = 0;
-    MPI_Exscan(&nq, &qbefore, 1, MPI_UINT64_T, MPI_SUM, c->comm);
-    if (r == 0) qbefore = 0;
-    const size_t NONE = SIZE_MAX;
-    size_t p = r == 0 ? data_start : rtn_csv_first_start(f->map, s, e, (int)(qbefore & 1), quote);
-    if (p != NONE && p >= f->len) p = NONE;
-
-    const size_t mark_rows = c->nrows, mark_rej = c->nrej;
     /* room for the rows of this range at once (rows are rarely shorter than 48 bytes) */
-    if (!ing_rows_reserve(&c->rows, &c->caprows, c->nrows + (e - s) / 48 + 1024, c->nrows))
+    const size_t mark_rows = c->nrows, mark_rej = c->nrej;
+    const size_t share = (f->len - data_start) / (size_t)c->size + 1;
+    if (!ing_rows_reserve(&c->rows, &c->caprows, c->nrows + share / 48 + 1024, c->nrows))
         st = rtn_fail(RTN_ERR_NOMEM, "out of memory holding rows");
     st = rtn_agree(c->comm, st);
     if (st) return st;
     counters k;
     memset(&k, 0, sizeof k);
-    size_t E = NONE;
-    if (p != NONE) st = parse_range(c, fi, &m, f->map, f->len, p, e, &k, &E);
-    st = rtn_agree(c->comm, st);
+    txn_range tr = {c, fi, &m, f, &k, mark_rows, mark_rej};
+    const ing_range_parser rp = {txn_parse, txn_discard, &tr};
+    size_t s = 0, e = 0;
+    const char quote = m.dialect.whitespace ? 0 : m.dialect.quote;
+    st = ing_parse_ranges(c->comm, f->map, f->len, data_start, quote, &rp, f->path, &s, &e);
     if (st) return st;
-
-    /* Verify the guessed boundaries against the records actually parsed: rank r must
-     * start where rank r-1 stopped. A wrong guess (stray quotes) is re-parsed from the
-     * true boundary, so the result always equals a sequential parse. */
-    uint64_t *all = rtn_malloc(sizeof(uint64_t) * 2 * (size_t)P, "boundaries");
-    if (!all) st = RTN_ERR_NOMEM;
-    st = rtn_agree(c->comm, st);
-    if (st) {
-        free(all);
-        return st;
-    }
-    int reparses = 0;
-    for (;;) {
-        uint64_t mine[2] = {p, E};
-        MPI_Allgather(mine, 2, MPI_UINT64_T, all, 2, MPI_UINT64_T, c->comm);
-        size_t expect = all[0] == NONE ? f->len : all[1];
-        int bad = -1;
-        size_t want = NONE;
-        for (int q = 1; q < P; q++) {
-            size_t eq = RANGE_S(q + 1);
-            want = (expect < f->len && expect <= eq) ? expect : NONE;
-            if (all[2 * q] != want) {
-                bad = q;
-                break;
-            }
-            if (want != NONE) expect = all[2 * q + 1];
-        }
-        if (bad < 0) break;
-        reparses++;
-        if (r == bad) {
-            c->discarded = 1;
-            c->nrows = mark_rows;
-            c->nrej = mark_rej;
-            memset(&k, 0, sizeof k);
-            p = want;
-            E = NONE;
-            if (p != NONE) st = parse_range(c, fi, &m, f->map, f->len, p, e, &k, &E);
-        }
-        st = rtn_agree(c->comm, st);
-        if (st) {
-            free(all);
-            return st;
-        }
-    }
-#undef RANGE_S
-    free(all);
-    if (reparses)
-        rtn_debug("input '%s': %d range boundaries re-parsed (stray quotes)", f->path, reparses);
 
     /* Original line numbers: 1 + newlines before the record. */
     uint64_t nl_before = 0;
     MPI_Exscan(&k.newlines, &nl_before, 1, MPI_UINT64_T, MPI_SUM, c->comm);
-    if (r == 0) nl_before = 0;
+    if (c->rank == 0) nl_before = 0;
     const uint64_t base = 1 + hdr_nl + nl_before;
     for (size_t i = mark_rows; i < c->nrows; i++) c->rows[i].line += base;
     for (size_t i = mark_rej; i < c->nrej; i++) c->rej[i].line += base;

@@ -3,11 +3,13 @@
 #include "retain/source.h"
 
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
 
+#include "retain/buckets.h"
 #include "retain/h5.h"
 #include "retain/log.h"
 
@@ -325,6 +327,19 @@ int rtn_store_has_source(hid_t file, const char *name)
     return rtn_h5_exists(file, p);
 }
 
+void rtn_store_digest_of(const char *const *names, const char *const *digests, size_t n,
+                         char hex[65])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    sha_str(ctx, "retain-store/3");
+    for (size_t i = 0; i < n; i++) {
+        sha_str(ctx, names[i]);
+        sha_str(ctx, digests[i]);
+    }
+    sha_hex(ctx, hex);
+}
+
 rtn_status rtn_store_mark_sources(MPI_Comm comm, hid_t file)
 {
     const char *names[1 + 64];
@@ -347,14 +362,9 @@ rtn_status rtn_store_mark_sources(MPI_Comm comm, hid_t file)
     }
     char hex[65] = "";
     if (st == RTN_OK) {
-        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-        EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-        sha_str(ctx, "retain-store/3");
-        for (size_t i = 0; i < n; i++) {
-            sha_str(ctx, names[i]);
-            sha_str(ctx, digests[i]);
-        }
-        sha_hex(ctx, hex);
+        const char *dp[1 + 64];
+        for (size_t i = 0; i < n; i++) dp[i] = digests[i];
+        rtn_store_digest_of(names, dp, n, hex);
     }
     st = rtn_agree(comm, st);
     if (st == RTN_OK) st = rtn_h5_attr_i64(file, "format_version", RTN_STORE_FORMAT_VERSION);
@@ -524,4 +534,89 @@ void rtn_source_close(rtn_source *s)
     free(s->info.offsets);
     free(s->info.provenance);
     free(s);
+}
+
+/* ------------------------------------------------------------------------- verify */
+
+static void check_problem(rtn_source_check *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void check_problem(rtn_source_check *c, const char *fmt, ...)
+{
+    if (c->problems++) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->what, sizeof c->what, fmt, ap);
+    va_end(ap);
+}
+
+static int known_has(const uint64_t *k, size_t n, uint64_t key)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (k[mid] < key) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < n && k[lo] == key;
+}
+
+rtn_status rtn_source_verify(rtn_source *s, uint32_t b0, uint32_t b1, const uint64_t *known,
+                             size_t nknown, unsigned char *dig, rtn_source_check *chk)
+{
+    const rtn_source_info *in = &s->info;
+    const rtn_source_desc *d = in->desc;
+    const uint32_t B = in->nbuckets;
+    const size_t max_rows = (size_t)1 << 20;
+    rtn_src_block blk = {0};
+    rtn_status st = RTN_OK;
+    for (uint32_t b = b0; b < b1 && st == RTN_OK;) {
+        /* whole buckets, up to max_rows rows (a bigger bucket comes alone) */
+        uint32_t e = b + 1;
+        while (e < b1 && in->offsets[e + 1] - in->offsets[b] <= max_rows) e++;
+        const uint64_t r0 = in->offsets[b];
+        const size_t n = (size_t)(in->offsets[e] - r0);
+        st = rtn_source_read(s, r0, n, &blk);
+        for (uint32_t bb = b; st == RTN_OK && bb < e; bb++) {
+            const size_t i0 = (size_t)(in->offsets[bb] - r0), i1 = (size_t)(in->offsets[bb + 1] - r0);
+            rtn_source_bucket_digest(d, in->present, &blk, i0, i1, dig + (size_t)bb * RTN_BUCKET_DIGEST_BYTES);
+            for (size_t i = i0; i < i1; i++) {
+                const uint64_t row = r0 + i, key = (uint64_t)blk.v[0][i];
+                const int new_key = i == i0 || (uint64_t)blk.v[0][i - 1] != key;
+                if (rtn_bucket_of(key, B) != bb)
+                    check_problem(chk, "/%s row %llu: key belongs to bucket %u, stored in bucket %u",
+                                  d->name, (unsigned long long)row, rtn_bucket_of(key, B), bb);
+                if (new_key) {
+                    chk->keys++;
+                    if (i > i0 && (uint64_t)blk.v[0][i - 1] > key)
+                        check_problem(chk, "/%s row %llu: keys out of order in bucket %u", d->name,
+                                      (unsigned long long)row, bb);
+                    if (known && !known_has(known, nknown, key)) chk->orphan_keys++;
+                } else if (blk.v[1][i - 1] > blk.v[1][i]) {
+                    check_problem(chk, "/%s row %llu: time goes backwards for a key", d->name,
+                                  (unsigned long long)row);
+                }
+                if (known && !known_has(known, nknown, key)) chk->orphan_rows++;
+                if (blk.v[1][i] < in->time_min || blk.v[1][i] > in->time_max)
+                    check_problem(chk, "/%s row %llu: time outside the group's time range", d->name,
+                                  (unsigned long long)row);
+                for (int c = 2; c < d->ncols; c++) {
+                    if (!(in->present & (1u << c))) continue;
+                    const rtn_src_column *col = &d->cols[c];
+                    const int64_t v = blk.v[c][i];
+                    int ok = 1;
+                    if (is_dict_column(col)) ok = v >= -1 && v < (int64_t)in->dicts[c].n;
+                    else if (col->fill == RTN_FILL_FLAG) ok = v >= -1 && v <= 1;
+                    else if (col->fill == RTN_FILL_INT) ok = v == -1 || (v >= col->lo && v <= col->hi);
+                    else if (col->fill == RTN_FILL_SCORE) ok = v >= -1 && v <= 10;
+                    if (!ok)
+                        check_problem(chk, "/%s row %llu: %s value %lld out of range", d->name,
+                                      (unsigned long long)row, col->name, (long long)v);
+                }
+            }
+        }
+        chk->rows += n;
+        b = e;
+    }
+    rtn_src_block_free(&blk);
+    return st;
 }
