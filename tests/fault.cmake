@@ -22,7 +22,7 @@ else()
   set(fault_points_np3 16)
 endif()
 set(fault_env "RETAIN_FAULT_SHIM=$<TARGET_FILE:write_fault>;RETAIN_TEST_TMP=${RETAIN_TEST_TMP}")
-foreach(cmd generate ingest features train score export report run)
+foreach(cmd generate ingest ingest-add features train score export report run)
   foreach(np 1 3)
     set(points ${fault_points_np${np}})
     rtn_add_script_test(fault.${cmd}.np${np}

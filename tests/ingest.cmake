@@ -15,6 +15,11 @@ rtn_add_script_test(ingest.cdnow TIMEOUT 300
   COMMAND ${RETAIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ingest_cdnow.py ${INGEST_TMP}/cdnow)
 rtn_add_script_test(ingest.append TIMEOUT 300
   COMMAND ${RETAIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ingest_append.py ${INGEST_TMP}/append)
+# customer-360 sources (ingest --add): oracle, 1-4 ranks, planted truth; bad input and fuzz
+rtn_add_script_test(ingest.sources TIMEOUT 900
+  COMMAND ${RETAIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ingest_sources.py ${INGEST_TMP}/sources)
+rtn_add_script_test(ingest.sources_bad TIMEOUT 900
+  COMMAND ${RETAIN_PYTHON} ${CMAKE_CURRENT_SOURCE_DIR}/ingest_sources_bad.py ${INGEST_TMP}/sources_bad)
 # libFuzzer: a short run of the CSV parser fuzzer (fails without clang/libFuzzer).
 if(RETAIN_TEST_FUZZ)
   rtn_add_script_test(ingest.fuzz TIMEOUT 180

@@ -168,6 +168,7 @@ typedef struct {
 
 /* The kinds --add accepts, for messages ("members, events, feedback"). */
 const char *rtn_ingest_source_kinds(void);
+int rtn_ingest_source_kind_known(const char *name);
 /* Collective. */
 rtn_status rtn_ingest_source_run(MPI_Comm comm, const rtn_source_ingest_options *opt);
 

@@ -95,6 +95,8 @@ rtn_status rtn_cmd_ingest(MPI_Comm comm, int argc, char **argv)
         }
     }
     if (add) {
+        if (!rtn_ingest_source_kind_known(add))
+            return rtn_usage_error(self, "--add '%s': unknown kind (known: %s)", add, rtn_ingest_source_kinds());
         if (format || !mapping) return rtn_usage_error(self, "--add %s needs --mapping FILE (no --format)", add);
         if (!o.append_to) return rtn_usage_error(self, "--add %s needs --append-to STORE (the store to add to)", add);
         if (o.nbuckets) return rtn_usage_error(self, "--add keeps the buckets of --append-to; drop --buckets");

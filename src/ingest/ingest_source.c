@@ -990,6 +990,8 @@ static json_t *reasons_json(const uint64_t *by)
 
 const char *rtn_ingest_source_kinds(void) { return "members, events, feedback"; }
 
+int rtn_ingest_source_kind_known(const char *name) { return kind_find(name) != NULL; }
+
 rtn_status rtn_ingest_source_run(MPI_Comm comm, const rtn_source_ingest_options *opt)
 {
     const src_kind *k = kind_find(opt->kind);
@@ -1083,7 +1085,7 @@ rtn_status rtn_ingest_source_run(MPI_Comm comm, const rtn_source_ingest_options 
         if (st == RTN_OK) st = rtn_h5_open_read_local(opt->base, &f);
         for (int t = 0; st == RTN_OK && t < ki.ntargets; t++)
             if (rtn_store_has_source(f, ki.target[t]->name))
-                st = rtn_fail(RTN_ERR_USAGE, "--append-to '%s' already holds /%s; adding a source "
+                st = rtn_fail(RTN_ERR_DATA, "--append-to '%s' already holds /%s; adding a source "
                               "to a store that has it is not supported (ingest the complete "
                               "export into a store without it)", opt->base, ki.target[t]->name);
         if (f >= 0) H5Fclose(f);
@@ -1502,6 +1504,57 @@ rtn_status rtn_ingest_source_run(MPI_Comm comm, const rtn_source_ingest_options 
         json_decref(p);
     }
 
+    /* each source's dictionaries hold only the values its stored rows use (so no value of
+     * a rejected row, a superseded member state or a removed customer stays in the store),
+     * plus the declared vocabulary; codes keep their sorted order */
+    char **tdict[MAX_TARGETS][RTN_SOURCE_MAX_COLS];
+    size_t tdict_n[MAX_TARGETS][RTN_SOURCE_MAX_COLS];
+    memset(tdict, 0, sizeof tdict);
+    memset(tdict_n, 0, sizeof tdict_n);
+    for (int t = 0; t < ki.ntargets && st == RTN_OK; t++) {
+        const rtn_source_desc *d = ki.target[t];
+        if (!out[t].written) continue;
+        for (int col = 0; col < d->ncols && st == RTN_OK; col++) {
+            const int r = ki.role_of[t][col];
+            if (!g[r].s || !(out[t].present & (1u << col))) continue;
+            const size_t n = g[r].n;
+            unsigned char *used = calloc(n ? n : 1, 1);
+            int32_t *renum = malloc((n ? n : 1) * sizeof *renum);
+            tdict[t][col] = malloc((n ? n : 1) * sizeof(char *));
+            if (!used || !renum || !tdict[t][col]) st = rtn_fail(RTN_ERR_NOMEM, "out of memory (dictionaries)");
+            st = rtn_agree(comm, st);
+            if (st) {
+                free(used);
+                free(renum);
+                break;
+            }
+            const int64_t *v = out[t].blk.v[col];
+            for (size_t i = 0; i < out[t].blk.n; i++)
+                if (v[i] >= 0) used[v[i]] = 1;
+            if (r == c->role_vocab)
+                for (size_t j = 0; j < n; j++)
+                    for (size_t q = 0; q < voc.n; q++)
+                        if (!strcmp(g[r].s[j], vs[q])) used[j] = 1;
+            MPI_Allreduce(MPI_IN_PLACE, used, (int)(n ? n : 1), MPI_UNSIGNED_CHAR, MPI_MAX, comm);
+            size_t m = 0;
+            for (size_t j = 0; j < n; j++) {
+                renum[j] = used[j] ? (int32_t)m : -1;
+                if (used[j]) tdict[t][col][m++] = g[r].s[j];
+            }
+            tdict_n[t][col] = m;
+            int64_t *w = out[t].blk.v[col];
+            for (size_t i = 0; i < out[t].blk.n; i++)
+                if (w[i] >= 0) w[i] = renum[w[i]];
+            free(used);
+            free(renum);
+        }
+    }
+    if (st) {
+        for (int t = 0; t < MAX_TARGETS; t++)
+            for (int col = 0; col < RTN_SOURCE_MAX_COLS; col++) free(tdict[t][col]);
+        goto out;
+    }
+
     /* write: a copy of the base store with the kind's groups added */
     rtn_phase_begin("write");
     {
@@ -1514,17 +1567,16 @@ rtn_status rtn_ingest_source_run(MPI_Comm comm, const rtn_source_ingest_options 
                 MPI_Allreduce(MPI_IN_PLACE, out[t].cnt, (int)B, MPI_UINT64_T, MPI_SUM, comm);
                 for (uint32_t b = 0; b < B; b++) out[t].off[b + 1] = out[t].off[b] + out[t].cnt[b];
                 uint64_t nk = out[t].n_keys;
-                int64_t tr[2] = {out[t].tmin, -out[t].tmax};
+                int64_t tr[2] = {out[t].tmin, out[t].tmax};
                 MPI_Allreduce(MPI_IN_PLACE, &nk, 1, MPI_UINT64_T, MPI_SUM, comm);
-                MPI_Allreduce(MPI_IN_PLACE, tr, 2, MPI_INT64_T, MPI_MIN, comm);
+                MPI_Allreduce(MPI_IN_PLACE, &tr[0], 1, MPI_INT64_T, MPI_MIN, comm);
+                MPI_Allreduce(MPI_IN_PLACE, &tr[1], 1, MPI_INT64_T, MPI_MAX, comm);
                 rtn_strdict dicts[RTN_SOURCE_MAX_COLS];
                 memset(dicts, 0, sizeof dicts);
-                for (int col = 0; col < d->ncols; col++) {
-                    int r = ki.role_of[t][col];
-                    if (g[r].s) dicts[col] = (rtn_strdict){g[r].n, g[r].s};
-                }
+                for (int col = 0; col < d->ncols; col++)
+                    if (tdict[t][col]) dicts[col] = (rtn_strdict){tdict_n[t][col], tdict[t][col]};
                 rtn_source_data sd = {d, out[t].present, B, out[t].off, nk,
-                                      out[t].off[B] ? tr[0] : 0, out[t].off[B] ? -tr[1] : 0,
+                                      out[t].off[B] ? tr[0] : 0, out[t].off[B] ? tr[1] : 0,
                                       dicts, prov_txt, b0, b1, &out[t].blk};
                 char digest[65];
                 st = rtn_source_write(comm, ho.file, &sd, digest);
@@ -1543,6 +1595,8 @@ rtn_status rtn_ingest_source_run(MPI_Comm comm, const rtn_source_ingest_options 
         st = rtn_h5_out_finish(&ho, st);
     }
     rtn_phase_end("write");
+    for (int t = 0; t < MAX_TARGETS; t++)
+        for (int col = 0; col < RTN_SOURCE_MAX_COLS; col++) free(tdict[t][col]);
     if (st == RTN_OK) {
         rtn_summary_set_str("ingest", "kind", k->name);
         rtn_summary_set_int("ingest", "rows_read", (int64_t)tot[0]);

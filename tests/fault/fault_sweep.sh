@@ -8,7 +8,7 @@
 #   - the previous run's outputs, present under the final names, are either untouched or
 #     replaced by a complete file (an HDF5 file whose datasets equal the previous ones).
 # usage: fault_sweep.sh COMMAND NP [ERRNO] [MAX_POINTS]
-#   COMMAND: generate ingest features train score export report run
+#   COMMAND: generate ingest ingest-add features train score export report run
 #   ERRNO: ENOSPC (default), EDQUOT or EIO
 #   MAX_POINTS: 0 (default) injects at every write call; otherwise at most this many
 #   points per sweep, evenly spread and always including the first and last calls
@@ -53,6 +53,11 @@ if [[ $CMD == report ]]; then
   prep score --model in/model.h5 --features in/features.h5 --out in/scores.h5
 fi
 (umask 077 && printf '%064d\n' 7 >in/key)
+if [[ $CMD == ingest-add ]]; then
+  prep generate --out in/gen.h5 --csv in/tx.csv --events-csv in/events.csv "${GEN[@]}"
+  prep ingest --mapping "$RETAIN_SOURCE_DIR/data-samples/generated-transactions.ini" --key in/key \
+    --buckets 8 --out in/base.h5 in/tx.csv
+fi
 cat >in/job.ini <<'JOB'
 [job]
 name = faults
@@ -81,6 +86,9 @@ case $CMD in
   generate) ARGS=(generate --out out/store.h5 --truth out/truth.h5 --csv out/transactions.csv "${GEN[@]}") ;;
   ingest) ARGS=(ingest --format online-retail --key in/key --buckets 8 --out out/store.h5
                 "$RETAIN_SOURCE_DIR/data-samples/online-retail-sample.csv") ;;
+  ingest-add) ARGS=(ingest --add events --mapping "$RETAIN_SOURCE_DIR/data-samples/generated-events.ini"
+                    --key in/key --append-to in/base.h5 --out out/store.h5 --rejects out/rejects.csv
+                    in/events.csv) ;;
   features) ARGS=(features --store in/store.h5 --out out/features.h5 --cutoff 2024-01-01 --horizon 90) ;;
   train) ARGS=(train --features in/features.h5 --out out/model.h5 --checkpoint out/train.ckpt
                --k 3 --truth in/truth.h5) ;;
