@@ -681,7 +681,7 @@ rtn_status rtn_gen_customer(rtn_gen_work *w, uint64_t index, rtn_txn_block *blk,
     if (j != n)
         return rtn_fail(RTN_ERR_INTERNAL, "generator: customer %llu produced %zu rows, "
                         "counted %zu", (unsigned long long)index, j, n);
-    qsort(w->sk, n, sizeof *w->sk, cmp_sortkey);
+    if (n > 1) qsort(w->sk, n, sizeof *w->sk, cmp_sortkey);
     if (blk->cap < blk->n + n || (blk->cols & RTN_COLS_ALL) != RTN_COLS_ALL) {
         size_t nc = blk->cap * 2 > blk->n + n ? blk->cap * 2 : blk->n + n;
         RTN_TRY(rtn_txn_block_reserve(blk, nc, RTN_COLS_ALL));
@@ -1113,7 +1113,7 @@ static void finish_person(rtn_gen_work *w, person *p, rtn_gen_c360_stats *st)
 {
     rtn_gen_event_row *e = w->er + p->ev0;
     size_t n = w->ner - p->ev0;
-    qsort(e, n, sizeof *e, cmp_event);
+    if (n > 1) qsort(e, n, sizeof *e, cmp_event);
     int seen[2] = {0, 0}, linked[2] = {0, 0};
     for (size_t i = 0; i < n; i++) {
         st->events_by_type[e[i].type]++;
@@ -1327,7 +1327,7 @@ static rtn_status feedback(rtn_gen_work *w, const person *p, const rtn_gen_truth
     }
     rtn_gen_feedback_row *f = w->fr + f0;
     size_t n = w->nfr - f0;
-    qsort(f, n, sizeof *f, cmp_feedback);
+    if (n > 1) qsort(f, n, sizeof *f, cmp_feedback);
     /* realized rates */
     int64_t ref = fc.alive ? m->end : t->dropout_time, r0 = ref - (int64_t)(FB_WINDOW_DAYS * DAY);
     int flagged = 0;

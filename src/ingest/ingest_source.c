@@ -495,7 +495,7 @@ static rtn_status convert_record(sctx *c, const char *buf, const rtn_csv_record 
                 snprintf(detail, sizeof detail, "%s is empty", ro->name);
             } else if (rtn_ingest_parse_time(&m->base, s, n, &t) != 0) {
                 why = SR_BAD_DATE;
-                snprintf(detail, sizeof detail, "%s '%s' does not match '%s'", ro->name, ex,
+                snprintf(detail, sizeof detail, "%s '%.40s' does not match '%.40s'", ro->name, ex,
                          m->base.time_format);
             } else
                 val[r] = t;
